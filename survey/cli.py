@@ -1,0 +1,127 @@
+"""The `ervaringswijzer` command group (DESIGN §4.2): a Flask CLI, so `ervaringswijzer run` serves.
+
+Commands are thin: parse options, call a service function, print a summary. Exit codes: 0 on
+success, 1 when the input was refused (the messages say why), 2 for usage errors (click).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from survey.db import get_session
+
+TODAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _today(value: object) -> date | None:
+    return value.date() if value is not None else None  # type: ignore[attr-defined]
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+db_group = click.Group("db", help="Database schema (Alembic migrations).")
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the database schema."""
+    from survey.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database is at revision {revision}.")
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+@click.command("import-episodes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_episodes_command(file: Path) -> None:
+    """Import ended care trajectories from a CSV file (all or nothing)."""
+    from survey.episodes import ImportRejected, count_data_lines, import_episodes
+
+    total = count_data_lines(file)
+    with (
+        file.open("rb") as stream,
+        click.progressbar(
+            length=total, label="Importing", file=sys.stderr, show_pos=True
+        ) as bar,
+    ):
+        progress = bar.update if total >= 2000 else None
+        try:
+            result = import_episodes(get_session(), stream, progress=progress)
+        except ImportRejected as rejected:
+            click.echo(f"Import refused: {rejected.summary()}. Nothing was saved.", err=True)
+            for error in rejected.errors:
+                click.echo(f"  {error}", err=True)
+            sys.exit(1)
+    click.echo(result.summary())
+
+
+# -- send -------------------------------------------------------------------------------------
+
+
+@click.command("send")
+@click.option("--today", type=TODAY, help="Act as if it is this day (YYYY-MM-DD).")
+@with_appcontext
+def send_command(today: object) -> None:
+    """Create due invitation messages and deliver the outbox once."""
+    from survey.sending import send_once
+
+    result = send_once(get_session(), current_app.config, _today(today) or date.today())
+    click.echo(result.summary())
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option("--seed", default=2024, show_default=True, help="Random seed of the demo data.")
+@click.option("--today", type=TODAY, help="Build the 18 months of history up to this day.")
+@with_appcontext
+def demo_command(seed: int, today: object) -> None:
+    """Fill an empty database with a clearly labelled synthetic region."""
+    from survey.demo import DatabaseNotEmpty, load_demo
+
+    try:
+        result = load_demo(get_session(), current_app.config, seed=seed, today=_today(today))
+    except DatabaseNotEmpty:
+        click.echo("The database already holds episodes; the demo only fills an empty one.", err=True)
+        sys.exit(1)
+    click.echo(result.summary(current_app.config))
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on the app's CLI group."""
+    for command in (db_group, import_episodes_command, send_command, demo_command):
+        app.cli.add_command(command)
+
+
+def create_cli_app() -> Flask:
+    """The app for the console script (environment configuration only)."""
+    from survey import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(
+    name="ervaringswijzer",
+    create_app=create_cli_app,
+    add_version_option=False,
+    load_dotenv=False,
+    help="Ervaringswijzer: end-of-care surveys for youth care.",
+)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="ervaringswijzer")

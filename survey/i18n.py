@@ -1,0 +1,34 @@
+"""Languages: Flask-Babel set-up and the choice of language per request.
+
+Dutch is the default; a page about an invitation speaks the invitation's language (the view puts
+it on `g.locale`). Message ids are English; `survey/translations/` holds the `nl` and `en`
+catalogues, compiled by `make` (`pybabel compile`).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g
+from flask_babel import Babel
+
+from survey.models import LANGUAGES
+
+
+def select_locale() -> str:
+    """The language of the current page: the one a view chose, else Dutch."""
+    locale = g.get("locale")
+    return locale if locale in LANGUAGES else "nl"
+
+
+def use_language(language: str | None) -> str:
+    """Make `language` the language of the current request and return the one in force."""
+    g.locale = language if language in LANGUAGES else "nl"
+    return g.locale
+
+
+def init_app(app: Flask) -> None:
+    """Register Flask-Babel with the per-request locale selector."""
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _language() -> dict[str, str]:
+        return {"page_language": select_locale()}

@@ -1,0 +1,144 @@
+"""Invitations: personal tokens, which invitations are due, and turning them into outbox messages.
+
+A token is 256 bits from `secrets`, shown once in the email and stored only as its SHA-256 hex
+digest. It is made at the moment the invitation message is written to the outbox, in the same
+transaction that marks the invitation as invited (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from survey.models import Episode, Invitation, utcnow
+
+log = logging.getLogger(__name__)
+
+# token_urlsafe(32) gives 43 characters of [A-Za-z0-9_-]; anything else is not one of ours.
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+BATCH_SIZE = 500
+
+
+def new_token() -> str:
+    """A fresh survey token with 256 bits of randomness."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def survey_url(base_url: str, token: str) -> str:
+    """The personal survey link; built from configuration, never from a request's Host header."""
+    return f"{base_url.rstrip('/')}/s/{token}"
+
+
+def find_by_token(session: Session, token: str) -> Invitation | None:
+    """The invitation a token belongs to, or None for anything that is not a live token."""
+    if not TOKEN_PATTERN.match(token):
+        return None
+    return session.scalars(
+        select(Invitation)
+        .options(joinedload(Invitation.episode))
+        .where(Invitation.token_hash == hash_token(token))
+    ).one_or_none()
+
+
+def clock(today: date | None) -> datetime:
+    """`now`, or the current time of day on `today` when an operator moved the clock."""
+    now = utcnow()
+    return now if today is None else datetime.combine(today, now.time())
+
+
+def is_expired(invitation: Invitation, now: datetime) -> bool:
+    """Whether the invitation's link no longer accepts answers."""
+    return invitation.expires_at is None or invitation.expires_at <= now
+
+
+def due_filter(today: date, max_age_days: int) -> list[Any]:
+    """SQL conditions for invitations whose first message should go out on `today`."""
+    return [
+        Invitation.invited_at.is_(None),
+        Invitation.email.is_not(None),
+        Invitation.opted_out_at.is_(None),
+        Invitation.bounced_at.is_(None),
+        Episode.end_date <= today,
+        Episode.end_date >= today - timedelta(days=max_age_days),
+    ]
+
+
+def mark_opened(session: Session, invitation: Invitation, now: datetime) -> None:
+    """Record the first time a link was opened (the funnel's "opened" step)."""
+    if invitation.opened_at is not None:
+        return
+    session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
+        .values(opened_at=now)
+    )
+    session.commit()
+
+
+def count_too_old(session: Session, today: date, max_age_days: int) -> int:
+    """How many never-invited invitations ended too long ago to be sent."""
+    return session.scalar(
+        select(func.count(Invitation.id))
+        .join(Invitation.episode)
+        .where(
+            Invitation.invited_at.is_(None),
+            Episode.end_date < today - timedelta(days=max_age_days),
+        )
+    )
+
+
+@dataclass
+class InviteResult:
+    """What `create_due_invitation_messages` did."""
+
+    created: int = 0
+    too_old: int = 0
+
+
+def create_due_invitation_messages(
+    session: Session,
+    config: Mapping[str, Any],
+    today: date,
+    compose: Callable[[Invitation, str, datetime], Any],
+) -> InviteResult:
+    """Give every due invitation a token and an outbox message; commit per batch.
+
+    `compose(invitation, token, now)` adds the outbox message to the session (see
+    `survey.mail.queue_invitation_message`); it runs in the same transaction as the state change.
+    """
+    now = clock(today)
+    expire_after = timedelta(days=config["EXPIRE_AFTER_DAYS"])
+    result = InviteResult(too_old=count_too_old(session, today, config["INVITE_MAX_AGE_DAYS"]))
+    query = (
+        select(Invitation)
+        .join(Invitation.episode)
+        .options(joinedload(Invitation.episode))
+        .where(*due_filter(today, config["INVITE_MAX_AGE_DAYS"]))
+        .order_by(Invitation.id)
+        .limit(BATCH_SIZE)
+    )
+    while batch := session.scalars(query).all():
+        for invitation in batch:
+            token = new_token()
+            invitation.token_hash = hash_token(token)
+            invitation.invited_at = now
+            invitation.expires_at = now + expire_after
+            compose(invitation, token, now)
+        session.commit()
+        result.created += len(batch)
+    log.info("invitation messages created: %d (too old, skipped: %d)", result.created, result.too_old)
+    return result

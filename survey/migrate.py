@@ -1,0 +1,24 @@
+"""Running the Alembic migrations in `migrations/` programmatically (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from survey import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic configuration for `database_url`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser treats % as interpolation; URLs may contain escaped characters.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Upgrade the schema of `database_url` to `revision`."""
+    command.upgrade(alembic_config(database_url), revision)

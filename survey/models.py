@@ -1,0 +1,185 @@
+"""SQLAlchemy models of the two worlds of DESIGN §3.
+
+Contact world (personal data, short-lived): `Episode`, `Invitation`, `OutboxMessage`.
+Answer world (pseudonymous, long-lived): `Response` and `ResponseAnswer`. No column of the answer
+world points to the contact world: a response carries copies of the cohort attributes only, and
+its primary key is a random UUID so that neither its order nor its key can be matched with the
+moment an invitation was marked as answered. `tests/test_privacy_schema.py` guards this.
+
+All timestamps are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.db import Base
+
+RESPONDENT_GROUPS = ("youth", "parent")
+LANGUAGES = ("nl", "en")
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the form every timestamp column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Episode(Base):
+    """An ended care trajectory, as imported from the care-registration system."""
+
+    __tablename__ = "episode"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    end_date: Mapped[date] = mapped_column(Date, index=True)
+    team: Mapped[str] = mapped_column(String(200))
+    municipality: Mapped[str] = mapped_column(String(200))
+    care_type: Mapped[str] = mapped_column(String(200))
+    youth_age: Mapped[int | None] = mapped_column(SmallInteger)
+    language: Mapped[str] = mapped_column(String(2), default="nl")
+    imported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    invitations: Mapped[list[Invitation]] = relationship(back_populates="episode")
+
+    __table_args__ = (CheckConstraint("language IN ('nl', 'en')", name="language"),)
+
+
+class Invitation(Base):
+    """One respondent group of one episode: who is asked, in which language, and how far it got.
+
+    The token itself is never stored: `token_hash` is its SHA-256 hex digest. `email` and
+    `token_hash` are erased by retention; the dates stay, so response rates survive purging.
+    """
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
+    respondent_group: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(2), default="nl")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    bounced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    episode: Mapped[Episode] = relationship(back_populates="invitations")
+
+    __table_args__ = (
+        UniqueConstraint("episode_id", "respondent_group"),
+        CheckConstraint("respondent_group IN ('youth', 'parent')", name="respondent_group"),
+        CheckConstraint("language IN ('nl', 'en')", name="language"),
+        # Finding the invitations that are due: not yet invited.
+        Index("ix_invitation_invited_at", "invited_at"),
+    )
+
+
+class OutboxMessage(Base):
+    """An email waiting for, or done with, delivery (DESIGN §6).
+
+    A row is written in the same transaction as the state change that causes it. Workers lease
+    rows (`lease_owner`, `lease_expires_at`); transient failures come back at `next_attempt_at`.
+    `recipient`, `body_text` and `body_html` hold personal data and the token: retention erases them.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('invitation', 'reminder')", name="kind"),
+        CheckConstraint(
+            "status IN ('pending', 'sent', 'failed', 'bounced', 'cancelled')", name="status"
+        ),
+        Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+
+def _new_response_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Response(Base):
+    """A submitted questionnaire, with the cohort attributes copied at submit time.
+
+    Deliberately no reference to an invitation, an episode or an email, and only months, no
+    timestamps: see the module docstring.
+    """
+
+    __tablename__ = "response"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_response_id)
+    respondent_group: Mapped[str] = mapped_column(String(10))
+    team: Mapped[str] = mapped_column(String(200))
+    municipality: Mapped[str] = mapped_column(String(200))
+    care_type: Mapped[str] = mapped_column(String(200))
+    end_month: Mapped[date] = mapped_column(Date)
+    submitted_month: Mapped[date] = mapped_column(Date)
+    questionnaire_key: Mapped[str] = mapped_column(String(40))
+    questionnaire_version: Mapped[int] = mapped_column(SmallInteger)
+    language: Mapped[str] = mapped_column(String(2))
+
+    answers: Mapped[list[ResponseAnswer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint("respondent_group IN ('youth', 'parent')", name="respondent_group"),
+        Index("ix_response_end_month_respondent_group", "end_month", "respondent_group"),
+    )
+
+
+class ResponseAnswer(Base):
+    """One answer of a response, in long format: a mark in `value_int` or text in `value_text`."""
+
+    __tablename__ = "response_answer"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_int: Mapped[int | None] = mapped_column(SmallInteger)
+    value_text: Mapped[str | None] = mapped_column(Text)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+    __table_args__ = (Index("ix_response_answer_item_id", "item_id"),)

@@ -1,0 +1,66 @@
+"""Views of the survey blueprint: the questionnaire page, its POST, and the thank-you page.
+
+Thin by design: find the invitation, choose the language, validate the form, call
+`submit_response`, redirect. Every way a link can be unusable (unknown, answered, expired) gets a
+kind page in the family's language and stores nothing.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey.db import get_session
+from survey.i18n import use_language
+from survey.invitations import find_by_token, is_expired, mark_opened
+from survey.models import utcnow
+from survey.respond import bp
+from survey.respond.forms import build_form
+from survey.responses import submit_response
+from survey.security import csrf
+
+# The questionnaire form checks its own CSRF token, so that a stale token re-shows the form with
+# the answers kept instead of an error page that loses them.
+csrf.exempt(bp)
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
+    """Show the questionnaire of a personal link, and store its answers once."""
+    session = get_session()
+    invitation = find_by_token(session, token)
+    if invitation is None:
+        return render_template("respond/unknown.html"), 404
+    language = use_language(request.values.get("lang") or invitation.language)
+    now = utcnow()
+    if invitation.responded_at is not None:
+        status = 409 if request.method == "POST" else 200
+        return render_template("respond/already_answered.html"), status
+    if is_expired(invitation, now):
+        return render_template("respond/expired.html"), 410
+
+    questionnaire = current_app.extensions["questionnaires"][invitation.respondent_group]
+    items = questionnaire.items_for(invitation.episode.youth_age)
+    form = build_form(items, language, current_app.config["COMMENT_MAX_CHARS"])
+    if form.validate_on_submit():
+        answers = form.answers()
+        if not submit_response(session, invitation, questionnaire, answers, language, now):
+            return render_template("respond/already_answered.html"), 409
+        return redirect(url_for("respond.thanks", lang=language))
+    if request.method == "GET":
+        mark_opened(session, invitation, now)
+    return render_template(
+        "respond/questionnaire.html",
+        form=form,
+        questionnaire=questionnaire,
+        items=items,
+        language=language,
+        token=token,
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/bedankt")
+def thanks() -> str:
+    """The thank-you page after a stored response."""
+    use_language(request.args.get("lang"))
+    return render_template("respond/thanks.html")

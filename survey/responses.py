@@ -1,0 +1,91 @@
+"""Storing a submitted questionnaire in the answer world (DESIGN §3).
+
+`submit_response` is the only writer of responses. In one transaction it marks the invitation
+answered with a conditional UPDATE that can succeed only once — that is what makes "one response
+per link" hold under concurrency on SQLite and PostgreSQL — and stores the response with copies of
+the cohort attributes, never a reference back to the invitation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from survey.models import Invitation, Response, ResponseAnswer
+from survey.questionnaires import Questionnaire
+
+log = logging.getLogger(__name__)
+
+# C0/C1 controls except tab and newline, plus the Unicode bidirectional overrides and isolates,
+# which can make a stored comment display as something else than what was typed.
+_UNSAFE_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def clean_text(text: str) -> str:
+    """Free text as stored: NFC, Unix newlines, no control or bidi-override characters."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _UNSAFE_CHARACTERS.sub("", text).strip()
+
+
+def submit_response(
+    session: Session,
+    invitation: Invitation,
+    questionnaire: Questionnaire,
+    answers: Mapping[str, int | str | bool | None],
+    language: str,
+    now: datetime,
+) -> bool:
+    """Store `answers` for `invitation` once; False (and nothing stored) if it was already used.
+
+    Also refuses, atomically, a link that expired between showing the form and submitting it.
+    """
+    marked = session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation.id,
+            Invitation.responded_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .values(responded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount != 1:
+        session.rollback()
+        log.info("submission refused: link already used or expired")
+        return False
+    episode = invitation.episode
+    response = Response(
+        respondent_group=invitation.respondent_group,
+        team=episode.team,
+        municipality=episode.municipality,
+        care_type=episode.care_type,
+        end_month=episode.end_date.replace(day=1),
+        submitted_month=now.date().replace(day=1),
+        questionnaire_key=questionnaire.key,
+        questionnaire_version=questionnaire.version,
+        language=language,
+    )
+    for item in questionnaire.items:
+        value = answers.get(item.id)
+        if item.type == "text":
+            text = clean_text(value) if isinstance(value, str) else ""
+            if text:
+                response.answers.append(ResponseAnswer(item_id=item.id, value_text=text))
+        elif item.type == "consent":
+            if value:
+                response.answers.append(ResponseAnswer(item_id=item.id, value_int=1))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            response.answers.append(ResponseAnswer(item_id=item.id, value_int=value))
+    session.add(response)
+    session.commit()
+    log.info("response stored for a %s questionnaire %s", invitation.respondent_group,
+             questionnaire.name)
+    return True

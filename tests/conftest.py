@@ -1,0 +1,121 @@
+"""Fixtures: an app with a fresh database per test, on SQLite and (when reachable) PostgreSQL.
+
+Every test that uses `app` runs twice: `[sqlite]` on a new file, `[postgresql]` against
+TEST_DATABASE_URL (tables created once per run, emptied after each test). On a newcomer's machine
+without PostgreSQL the PostgreSQL runs skip with the reason; under CI (CI=true) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from survey import create_app
+from survey.db import Base, get_session
+
+BACKENDS = ["sqlite", "postgresql"]
+PUBLIC_BASE_URL = "https://ervaringswijzer.test"
+
+
+def service_missing(reason: str) -> None:
+    """Skip for a missing service on a developer machine; fail under CI, where nothing may skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: required)")
+    pytest.skip(reason)
+
+
+_pg_state: dict[str, object] = {}
+
+
+def postgres_url() -> str:
+    """TEST_DATABASE_URL after checking it can be reached and has our tables (once per run)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        service_missing("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    if "error" not in _pg_state and "ready" not in _pg_state:
+        try:
+            engine = create_engine(url)
+            with engine.begin() as connection:
+                connection.execute(text("SELECT 1"))
+            Base.metadata.drop_all(engine)
+            Base.metadata.create_all(engine)
+            engine.dispose()
+            _pg_state["ready"] = True
+        except Exception as exc:  # any failure to reach it means the same thing here
+            _pg_state["error"] = f"PostgreSQL at {make_url(url).render_as_string()} unreachable: {type(exc).__name__}: {exc}"
+    if "error" in _pg_state:
+        service_missing(str(_pg_state["error"]))
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database with the current schema, on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+    else:
+        url = postgres_url()
+        yield url
+        _truncate_all(url)
+
+
+def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
+    """An app configured for tests; `overrides` win."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "MAIL_FILE_DIR": str(tmp_path / "outbox"),
+        "SMTP_HOST": None,
+        "MAIL_FROM": "Ervaringswijzer <noreply@ervaringswijzer.test>",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The application on a fresh database."""
+    app = make_test_app(database_url, tmp_path)
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of `app`."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner of `app` (invoke `ervaringswijzer` commands in-process)."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A database session inside an app context."""
+    with app.app_context():
+        yield get_session()

@@ -1,0 +1,62 @@
+"""Factory helpers with overridable defaults, writing through the real models."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from survey.invitations import hash_token, new_token
+from survey.models import Episode, Invitation, utcnow
+
+_numbers = itertools.count(1)
+
+
+def make_episode(session: Session, **overrides: Any) -> Episode:
+    """An ended trajectory (team Noord, Amersfoort, Begeleiding, ended yesterday)."""
+    values: dict[str, Any] = {
+        "external_id": f"EP-{next(_numbers):06d}",
+        "end_date": date.today() - timedelta(days=1),
+        "team": "Team Amersfoort-Noord",
+        "municipality": "Amersfoort",
+        "care_type": "Begeleiding",
+        "youth_age": 14,
+        "language": "nl",
+    }
+    values.update(overrides)
+    episode = Episode(**values)
+    session.add(episode)
+    session.flush()
+    return episode
+
+
+def make_invitation(session: Session, episode: Episode | None = None, **overrides: Any) -> Invitation:
+    """A not yet invited invitation (parent group) for `episode` (a new one by default)."""
+    episode = episode or make_episode(session)
+    values: dict[str, Any] = {
+        "episode": episode,
+        "respondent_group": "parent",
+        "email": f"ouder{next(_numbers)}@example.org",
+        "language": episode.language,
+    }
+    values.update(overrides)
+    invitation = Invitation(**values)
+    session.add(invitation)
+    session.flush()
+    return invitation
+
+
+def make_invited(
+    session: Session, now: datetime | None = None, expires_in_days: int = 28, **overrides: Any
+) -> tuple[Invitation, str]:
+    """An invitation that was sent: returns it with its live token. Commits."""
+    now = now or utcnow()
+    invitation = make_invitation(session, **overrides)
+    token = new_token()
+    invitation.token_hash = hash_token(token)
+    invitation.invited_at = invitation.sent_at = now
+    invitation.expires_at = now + timedelta(days=expires_in_days)
+    session.commit()
+    return invitation, token
