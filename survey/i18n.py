@@ -8,7 +8,7 @@ catalogues, compiled by `make` (`pybabel compile`).
 from __future__ import annotations
 
 from flask import Flask, g
-from flask_babel import Babel
+from flask_babel import Babel, refresh
 
 from survey.models import LANGUAGES
 
@@ -22,6 +22,7 @@ def select_locale() -> str:
 def use_language(language: str | None) -> str:
     """Make `language` the language of the current request and return the one in force."""
     g.locale = language if language in LANGUAGES else "nl"
+    refresh()  # Flask-Babel caches the locale per context; drop what it may have looked up
     return g.locale
 
 

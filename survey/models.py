@@ -125,6 +125,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    invitation: Mapped[Invitation | None] = relationship()
+
     __table_args__ = (
         CheckConstraint("kind IN ('invitation', 'reminder')", name="kind"),
         CheckConstraint(

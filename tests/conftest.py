@@ -8,6 +8,7 @@ without PostgreSQL the PostgreSQL runs skip with the reason; under CI (CI=true) 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,24 +37,43 @@ _pg_state: dict[str, object] = {}
 
 
 def postgres_url() -> str:
-    """TEST_DATABASE_URL after checking it can be reached and has our tables (once per run)."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
+    """A URL for TEST_DATABASE_URL in a schema of this test run, with our tables (made once).
+
+    Each run gets its own schema, so parallel runs on one server (several developers, helpers,
+    xdist workers) never see each other's tables.
+    """
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    if not base_url:
         service_missing("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    if "error" not in _pg_state and "ready" not in _pg_state:
+    if "error" not in _pg_state and "url" not in _pg_state:
+        schema = f"test_run_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         try:
-            engine = create_engine(url)
-            with engine.begin() as connection:
-                connection.execute(text("SELECT 1"))
-            Base.metadata.drop_all(engine)
+            admin = create_engine(base_url)
+            with admin.begin() as connection:
+                connection.execute(text(f"CREATE SCHEMA {schema}"))
+            admin.dispose()
+        except Exception as exc:  # any failure to reach it means the same thing here
+            shown = make_url(base_url).render_as_string()
+            _pg_state["error"] = f"PostgreSQL at {shown} unreachable: {type(exc).__name__}: {exc}"
+        else:
+            url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+            url_text = url.render_as_string(hide_password=False)
+            engine = create_engine(url_text)
             Base.metadata.create_all(engine)
             engine.dispose()
-            _pg_state["ready"] = True
-        except Exception as exc:  # any failure to reach it means the same thing here
-            _pg_state["error"] = f"PostgreSQL at {make_url(url).render_as_string()} unreachable: {type(exc).__name__}: {exc}"
+            _pg_state.update(url=url_text, schema=schema, base_url=base_url)
     if "error" in _pg_state:
         service_missing(str(_pg_state["error"]))
-    return url
+    return str(_pg_state["url"])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's PostgreSQL schema."""
+    if "schema" in _pg_state:
+        engine = create_engine(str(_pg_state["base_url"]))
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {_pg_state['schema']} CASCADE"))
+        engine.dispose()
 
 
 def _truncate_all(url: str) -> None:
@@ -119,3 +139,21 @@ def db(app: Flask) -> Iterator[Session]:
     """A database session inside an app context."""
     with app.app_context():
         yield get_session()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the .po catalogues to .mo when stale, so tests also run without `make`."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in Path(__file__).parent.parent.glob("survey/translations/*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        partial = mo_path.with_suffix(f".mo.{os.getpid()}.part")
+        with partial.open("wb") as mo_file:
+            write_mo(mo_file, catalog, use_fuzzy=False)
+        partial.replace(mo_path)  # parallel runs never read half a catalogue

@@ -1,0 +1,53 @@
+"""One response per link, under concurrency: 20 simultaneous POSTs with one token."""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from sqlalchemy import func, select
+
+from survey.db import get_session
+from survey.models import Invitation, Response
+from tests.factories import make_invited
+from tests.pages import csrf_token
+from tests.servers import live_server
+
+CLIENTS = 20
+
+
+def test_twenty_concurrent_posts_with_one_token_store_exactly_one_response(app):
+    with app.app_context():
+        invitation, token = make_invited(get_session())
+        invitation_id = invitation.id
+    barrier = threading.Barrier(CLIENTS)
+    statuses: list[int] = []
+    failures: list[BaseException] = []
+
+    with live_server(app) as base_url:
+        url = f"{base_url}/s/{token}"
+
+        def family_member(mark: int) -> None:
+            try:
+                with requests.Session() as browser:
+                    page = browser.get(url, timeout=30)
+                    data = {"csrf_token": csrf_token(page.text), "self_direction": str(mark),
+                            "usefulness": str(mark)}
+                    barrier.wait(timeout=30)
+                    answer = browser.post(url, data=data, allow_redirects=False, timeout=60)
+                    statuses.append(answer.status_code)
+            except BaseException as exc:  # reported below, with the thread's failure
+                failures.append(exc)
+
+        threads = [threading.Thread(target=family_member, args=(1 + n % 10,)) for n in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    assert not failures, failures
+    assert sorted(statuses) == [302] + [409] * (CLIENTS - 1)
+    with app.app_context():
+        session = get_session()
+        assert session.scalar(select(func.count(Response.id))) == 1
+        assert session.get(Invitation, invitation_id).responded_at is not None
