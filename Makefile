@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: install run demo test lint format translations clean
+.PHONY: install run test lint format translations clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +23,12 @@ translations: $(STAMP)
 	$(BIN)/pybabel -q compile -d survey/translations
 
 # A first look: install, migrate, load the synthetic demo region once, serve on 127.0.0.1:5000.
+# ERVARINGSWIJZER_DEMO labels every page as demo data and allows running without a SECRET_KEY.
+run: export ERVARINGSWIJZER_DEMO = 1
 run: install
-	ERVARINGSWIJZER_DEMO=1 $(BIN)/ervaringswijzer db upgrade
-	ERVARINGSWIJZER_DEMO=1 $(BIN)/ervaringswijzer demo --if-empty
-	ERVARINGSWIJZER_DEMO=1 $(BIN)/ervaringswijzer run --host 127.0.0.1 --port 5000
+	$(BIN)/ervaringswijzer db upgrade
+	$(BIN)/ervaringswijzer demo --if-empty
+	exec $(BIN)/ervaringswijzer run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest

@@ -52,9 +52,7 @@ def import_episodes_command(file: Path) -> None:
     total = count_data_lines(file)
     with (
         file.open("rb") as stream,
-        click.progressbar(
-            length=total, label="Importing", file=sys.stderr, show_pos=True
-        ) as bar,
+        click.progressbar(length=total, label="Importing", file=sys.stderr, show_pos=True) as bar,
     ):
         progress = bar.update if total >= 2000 else None
         try:
@@ -87,15 +85,23 @@ def send_command(today: object) -> None:
 @click.command("demo")
 @click.option("--seed", default=2024, show_default=True, help="Random seed of the demo data.")
 @click.option("--today", type=TODAY, help="Build the 18 months of history up to this day.")
+@click.option(
+    "--if-empty", is_flag=True, help="Do nothing (exit 0) when the database already holds data."
+)
 @with_appcontext
-def demo_command(seed: int, today: object) -> None:
+def demo_command(seed: int, today: object, if_empty: bool) -> None:
     """Fill an empty database with a clearly labelled synthetic region."""
     from survey.demo import DatabaseNotEmpty, load_demo
 
     try:
         result = load_demo(get_session(), current_app.config, seed=seed, today=_today(today))
     except DatabaseNotEmpty:
-        click.echo("The database already holds episodes; the demo only fills an empty one.", err=True)
+        if if_empty:
+            click.echo("The database already holds data; demo not loaded.")
+            return
+        click.echo(
+            "The database already holds episodes; the demo only fills an empty one.", err=True
+        )
         sys.exit(1)
     click.echo(result.summary(current_app.config))
 

@@ -255,8 +255,16 @@ def validate_row(line: int, raw: dict[str, str]) -> tuple[EpisodeRow | None, lis
         return None, [RowError(line, column, message) for column, message in problems]
     assert end_date is not None
     row = EpisodeRow(
-        line, external_id, end_date, team, municipality, care_type,
-        youth_age, youth_email, parent_email, language,
+        line,
+        external_id,
+        end_date,
+        team,
+        municipality,
+        care_type,
+        youth_age,
+        youth_email,
+        parent_email,
+        language,
     )
     return row, []
 
@@ -279,7 +287,9 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
     now = utcnow()
     if new_rows:
         ids = session.execute(
-            insert(Episode).returning(Episode.id, Episode.external_id, sort_by_parameter_order=True),
+            insert(Episode).returning(
+                Episode.id, Episode.external_id, sort_by_parameter_order=True
+            ),
             [
                 {"external_id": r.external_id, "imported_at": now}
                 | {name: getattr(r, name) for name in EPISODE_FIELDS}
@@ -328,11 +338,14 @@ def _update_episode(
         invitation = have.get(group)
         if invitation is None:
             missing.append(_invitation_values(episode.id, group, email, row, now))
-        elif invitation.invited_at is None and invitation.email is not None:
+        elif (
             # Not sent yet: a corrected address or language still counts.
-            if (invitation.email, invitation.language) != (email, row.language):
-                invitation.email, invitation.language = email, row.language
-                changed = True
+            invitation.invited_at is None
+            and invitation.email is not None
+            and (invitation.email, invitation.language) != (email, row.language)
+        ):
+            invitation.email, invitation.language = email, row.language
+            changed = True
     if changed:
         result.episodes_updated += 1
     else:
@@ -357,16 +370,22 @@ def import_episodes(
             result.rows += 1
             row, row_errors = validate_row(line, raw)
             if row is not None and row.external_id in seen:
-                row_errors = [RowError(line, "episode_id",
-                                       f"'{row.external_id}' also on line {seen[row.external_id]}")]
+                row_errors = [
+                    RowError(
+                        line,
+                        "episode_id",
+                        f"'{row.external_id}' also on line {seen[row.external_id]}",
+                    )
+                ]
             if row_errors:
                 if len(errors) < MAX_REPORTED_ERRORS:
                     errors.extend(row_errors)
                 continue
             assert row is not None
             seen[row.external_id] = line
-            too_young += bool(row.youth_email and row.youth_age is not None
-                              and row.youth_age < MIN_YOUTH_AGE)
+            too_young += bool(
+                row.youth_email and row.youth_age is not None and row.youth_age < MIN_YOUTH_AGE
+            )
             if errors:
                 continue  # keep validating, stop writing: the file is refused anyway
             batch.append(row)
@@ -391,7 +410,10 @@ def import_episodes(
     result.youth_too_young = too_young
     log.info(
         "episode import: %d rows, %d new, %d updated, %d unchanged, %d invitations",
-        result.rows, result.episodes_new, result.episodes_updated, result.episodes_unchanged,
+        result.rows,
+        result.episodes_new,
+        result.episodes_updated,
+        result.episodes_unchanged,
         sum(result.invitations.values()),
     )
     return result

@@ -140,5 +140,7 @@ def create_due_invitation_messages(
             compose(invitation, token, now)
         session.commit()
         result.created += len(batch)
-    log.info("invitation messages created: %d (too old, skipped: %d)", result.created, result.too_old)
+    log.info(
+        "invitation messages created: %d (too old, skipped: %d)", result.created, result.too_old
+    )
     return result

@@ -156,7 +156,7 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             self._drop_connection()
             self._raise_for(exc.smtp_code, "server answered")
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._drop_connection()
             raise TransientMailError(type(exc).__name__) from None
         else:
@@ -292,7 +292,9 @@ def deliver_outbox(
     )
     log.info(
         "outbox pass: delivered %d, retried %d, bounced %d, waiting %d",
-        result.delivered, result.retried, result.bounced, result.waiting,
+        result.delivered,
+        result.retried,
+        result.bounced,
+        result.waiting,
     )
     return result
-

@@ -101,7 +101,8 @@ class OutboxMessage(Base):
 
     A row is written in the same transaction as the state change that causes it. Workers lease
     rows (`lease_owner`, `lease_expires_at`); transient failures come back at `next_attempt_at`.
-    `recipient`, `body_text` and `body_html` hold personal data and the token: retention erases them.
+    `recipient`, `body_text` and `body_html` hold personal data and the token: retention erases
+    them.
     """
 
     __tablename__ = "outbox_message"

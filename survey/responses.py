@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from survey.models import Invitation, Response, ResponseAnswer
-from survey.questionnaires import Questionnaire
+from survey.questionnaires import SCALE_VALUES, Item, Questionnaire
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ def submit_response(
     """Store `answers` for `invitation` once; False (and nothing stored) if it was already used.
 
     Also refuses, atomically, a link that expired between showing the form and submitting it.
+    Only the items shown to this respondent are stored; invalid answers raise ValueError before
+    anything is written.
     """
+    items = questionnaire.items_for(invitation.episode.youth_age)
+    _check_answers(items, answers)
     marked = session.execute(
         update(Invitation)
         .where(
@@ -73,7 +77,7 @@ def submit_response(
         questionnaire_version=questionnaire.version,
         language=language,
     )
-    for item in questionnaire.items:
+    for item in items:
         value = answers.get(item.id)
         if item.type == "text":
             text = clean_text(value) if isinstance(value, str) else ""
@@ -86,6 +90,18 @@ def submit_response(
             response.answers.append(ResponseAnswer(item_id=item.id, value_int=value))
     session.add(response)
     session.commit()
-    log.info("response stored for a %s questionnaire %s", invitation.respondent_group,
-             questionnaire.name)
+    log.debug("response stored (%s)", questionnaire.name)
     return True
+
+
+def _check_answers(items: tuple[Item, ...], answers: Mapping[str, object]) -> None:
+    """Raise ValueError unless every shown scale item has a valid mark (or none, if optional)."""
+    for item in items:
+        if item.type != "scale":
+            continue
+        value = answers.get(item.id)
+        if value is None:
+            if item.required:
+                raise ValueError(f"{item.id} is required")
+        elif isinstance(value, bool) or value not in SCALE_VALUES:
+            raise ValueError(f"{item.id} must be a mark from 1 to 10")

@@ -32,7 +32,9 @@ def make_episode(session: Session, **overrides: Any) -> Episode:
     return episode
 
 
-def make_invitation(session: Session, episode: Episode | None = None, **overrides: Any) -> Invitation:
+def make_invitation(
+    session: Session, episode: Episode | None = None, **overrides: Any
+) -> Invitation:
     """A not yet invited invitation (parent group) for `episode` (a new one by default)."""
     episode = episode or make_episode(session)
     values: dict[str, Any] = {

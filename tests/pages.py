@@ -7,7 +7,6 @@ import re
 from email.message import EmailMessage
 
 
-
 def csrf_token(page: str) -> str:
     """The CSRF token of the (only) form on a page."""
     match = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page)

@@ -31,15 +31,20 @@ def test_twenty_concurrent_posts_with_one_token_store_exactly_one_response(app):
             try:
                 with requests.Session() as browser:
                     page = browser.get(url, timeout=30)
-                    data = {"csrf_token": csrf_token(page.text), "self_direction": str(mark),
-                            "usefulness": str(mark)}
+                    data = {
+                        "csrf_token": csrf_token(page.text),
+                        "self_direction": str(mark),
+                        "usefulness": str(mark),
+                    }
                     barrier.wait(timeout=30)
                     answer = browser.post(url, data=data, allow_redirects=False, timeout=60)
                     statuses.append(answer.status_code)
             except BaseException as exc:  # reported below, with the thread's failure
                 failures.append(exc)
 
-        threads = [threading.Thread(target=family_member, args=(1 + n % 10,)) for n in range(CLIENTS)]
+        threads = [
+            threading.Thread(target=family_member, args=(1 + n % 10,)) for n in range(CLIENTS)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

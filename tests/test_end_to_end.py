@@ -1,4 +1,4 @@
-"""End to end: import → send (real SMTP server, and .eml files) → open the link → answer → stored."""
+"""End to end: import → send (real SMTP server, .eml files) → open the link → answer → stored."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from tests.conftest import PUBLIC_BASE_URL, make_test_app
 from tests.pages import csrf_token, links_in, parts, text_of
 from tests.servers import smtp_server
 
-HEADER = "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
+HEADER = (
+    "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
+)
 SURVEY_LINK = re.compile(re.escape(PUBLIC_BASE_URL) + r"/s/[A-Za-z0-9_-]{43}")
 
 
@@ -28,9 +30,11 @@ def episodes_csv(tmp_path: Path, today: date) -> Path:
         f"jongere@example.org,ouder@example.org,nl\n"
         f"T2,{ended:%Y-%m-%d},Team Soest,Soest,Diagnostiek,,,parent@example.org,en\n"
         # ended longer ago than INVITE_MAX_AGE_DAYS (60): never mailed
-        f"T3,{today - timedelta(days=61):%Y-%m-%d},Team Soest,Soest,Diagnostiek,,,oud@example.org,nl\n"
+        f"T3,{today - timedelta(days=61):%Y-%m-%d},Team Soest,Soest,Diagnostiek,,,"
+        "oud@example.org,nl\n"
         # ends tomorrow: not due yet
-        f"T4,{today + timedelta(days=1):%Y-%m-%d},Team Soest,Soest,Diagnostiek,,,later@example.org,nl\n",
+        f"T4,{today + timedelta(days=1):%Y-%m-%d},Team Soest,Soest,Diagnostiek,,,"
+        "later@example.org,nl\n",
         encoding="utf-8",
     )
     return path
@@ -40,7 +44,10 @@ def the_one_survey_link(message) -> str:
     """Assert the message carries exactly one survey link (in each part) and return it."""
     bodies = parts(message)
     assert set(bodies) == {"plain", "html"}
-    found = {kind: [u for u in links_in(body) if u.startswith(PUBLIC_BASE_URL)] for kind, body in bodies.items()}
+    found = {
+        kind: [u for u in links_in(body) if u.startswith(PUBLIC_BASE_URL)]
+        for kind, body in bodies.items()
+    }
     assert len(found["plain"]) == 1, found
     assert found["html"] == found["plain"], found
     assert SURVEY_LINK.fullmatch(found["plain"][0])
@@ -71,7 +78,9 @@ def answer_survey(client, link: str, comment: str) -> str:
 def test_import_send_over_smtp_and_answer(database_url, tmp_path):
     today = date.today()
     with smtp_server() as (controller, handler):
-        app = make_test_app(database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
+        app = make_test_app(
+            database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port
+        )
         runner = app.test_cli_runner()
         imported = runner.invoke(args=["import-episodes", str(episodes_csv(tmp_path, today))])
         assert imported.exit_code == 0, imported.output
@@ -83,7 +92,11 @@ def test_import_send_over_smtp_and_answer(database_url, tmp_path):
     assert "Skipped (ended > max age):  1" in sent.output
     assert "Delivered:                  3" in sent.output
     by_recipient = {r.rcpt_tos[0]: r.message for r in received}
-    assert sorted(by_recipient) == ["jongere@example.org", "ouder@example.org", "parent@example.org"]
+    assert sorted(by_recipient) == [
+        "jongere@example.org",
+        "ouder@example.org",
+        "parent@example.org",
+    ]
     assert "MetMaya" in by_recipient["ouder@example.org"]["Subject"]
     assert by_recipient["parent@example.org"]["Subject"] == "Your experience with MetMaya"
     assert "vragenlijst" in parts(by_recipient["ouder@example.org"])["plain"]
@@ -99,23 +112,37 @@ def test_import_send_over_smtp_and_answer(database_url, tmp_path):
         session = get_session()
         response = session.scalars(select(Response)).one()
         assert (
-            response.respondent_group, response.team, response.municipality, response.care_type,
+            response.respondent_group,
+            response.team,
+            response.municipality,
+            response.care_type,
         ) == ("youth", "Team Leusden", "Leusden", "Gezinsbehandeling")
         assert response.end_month == (today - timedelta(days=3)).replace(day=1)
         assert response.submitted_month == today.replace(day=1)
         assert (response.questionnaire_key, response.questionnaire_version) == ("youth", 1)
-        answers = {a.item_id: a.value_int if a.value_text is None else a.value_text for a in response.answers}
-        assert answers == {
-            "self_direction": 8, "usefulness": 7, "listened": 9,
-            "comment": "De hulp was top!", "quote_consent": 1,
+        answers = {
+            a.item_id: a.value_int if a.value_text is None else a.value_text
+            for a in response.answers
         }
-        youth = session.scalars(select(Invitation).where(Invitation.respondent_group == "youth")).one()
+        assert answers == {
+            "self_direction": 8,
+            "usefulness": 7,
+            "listened": 9,
+            "comment": "De hulp was top!",
+            "quote_consent": 1,
+        }
+        youth = session.scalars(
+            select(Invitation).where(Invitation.respondent_group == "youth")
+        ).one()
         assert youth.sent_at is not None
         assert youth.opened_at is not None
         assert youth.responded_at is not None
         others = session.scalars(select(Invitation).where(Invitation.id != youth.id)).all()
         assert all(i.responded_at is None for i in others)
-        assert session.scalars(select(Invitation.token_hash).where(Invitation.id == youth.id)).one() not in link
+        assert (
+            session.scalars(select(Invitation.token_hash).where(Invitation.id == youth.id)).one()
+            not in link
+        )
     app.extensions["db_engine"].dispose()
 
 
@@ -123,7 +150,9 @@ def test_import_send_to_files_and_answer_in_english(database_url, tmp_path):
     today = date.today()
     app = make_test_app(database_url, tmp_path)
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["import-episodes", str(episodes_csv(tmp_path, today))]).exit_code == 0
+    assert (
+        runner.invoke(args=["import-episodes", str(episodes_csv(tmp_path, today))]).exit_code == 0
+    )
     sent = runner.invoke(args=["send", "--today", today.isoformat()])
     assert sent.exit_code == 0, sent.output
     files = sorted((tmp_path / "outbox").glob("*.eml"))

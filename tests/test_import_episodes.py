@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from survey.models import Episode, Invitation
 
-HEADER = "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
+HEADER = (
+    "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
+)
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "episodes.csv") -> Path:
@@ -46,9 +48,15 @@ def test_comma_file_creates_episodes_and_invitations(runner, db, tmp_path):
     assert "Invitations created: 3 (youth 1, parent 2)" in result.output
     episode = db.scalars(select(Episode).where(Episode.external_id == "E1")).one()
     assert (episode.end_date, episode.team, episode.municipality, episode.care_type) == (
-        date(2026, 11, 2), "Team Soest", "Soest", "Begeleiding",
+        date(2026, 11, 2),
+        "Team Soest",
+        "Soest",
+        "Begeleiding",
     )
-    groups = {(i.episode.external_id, i.respondent_group, i.language) for i in db.scalars(select(Invitation))}
+    groups = {
+        (i.episode.external_id, i.respondent_group, i.language)
+        for i in db.scalars(select(Invitation))
+    }
     assert groups == {("E1", "youth", "nl"), ("E1", "parent", "nl"), ("E2", "parent", "en")}
 
 
@@ -108,8 +116,7 @@ def test_line_numbers_count_quoted_line_breaks_like_an_editor(runner, db, tmp_pa
 
 def test_reimport_creates_no_duplicate_invitation(runner, db, tmp_path):
     content = (
-        f"{HEADER}\n"
-        "R1,2026-10-01,Team Soest,Soest,Begeleiding,15,j@example.org,o@example.org,nl\n"
+        f"{HEADER}\nR1,2026-10-01,Team Soest,Soest,Begeleiding,15,j@example.org,o@example.org,nl\n"
     )
     path = write(tmp_path, content)
     assert run_import(runner, path).exit_code == 0
@@ -121,7 +128,9 @@ def test_reimport_creates_no_duplicate_invitation(runner, db, tmp_path):
 
 
 def test_reimport_after_sending_keeps_the_one_invitation(runner, db, tmp_path):
-    path = write(tmp_path, f"{HEADER}\nS1,2026-10-01,Team Soest,Soest,Begeleiding,,,o@example.org,nl\n")
+    path = write(
+        tmp_path, f"{HEADER}\nS1,2026-10-01,Team Soest,Soest,Begeleiding,,,o@example.org,nl\n"
+    )
     assert run_import(runner, path).exit_code == 0
     invitation = db.scalars(select(Invitation)).one()
     invitation.invited_at = invitation.sent_at = invitation.created_at
@@ -162,7 +171,10 @@ def test_email_with_line_break_or_garbage_is_rejected(runner, db, tmp_path, emai
 
 
 def test_header_problems_are_reported_on_line_one(runner, db, tmp_path):
-    content = "episode_id,end_date,team,care_type,youth_emial\nZ1,2026-10-01,T,Begeleiding,x@example.org\n"
+    content = (
+        "episode_id,end_date,team,care_type,youth_emial\n"
+        "Z1,2026-10-01,T,Begeleiding,x@example.org\n"
+    )
     result = run_import(runner, write(tmp_path, content))
     assert result.exit_code == 1
     assert "line 1, column municipality: required column is missing" in result.output
@@ -191,3 +203,22 @@ def test_wrong_language_and_field_count(runner, db, tmp_path):
     assert result.exit_code == 1
     assert "line 2, column language: must be nl or en" in result.output
     assert "line 3: expected 9 fields, found 4" in result.output
+
+
+def test_large_file_shows_progress_and_a_summary(runner, db, tmp_path):
+    rows = [HEADER] + [
+        f"P{n},2026-10-01,Team Soest,Soest,Begeleiding,{n % 18},"
+        f"{f'j{n}@example.org' if n % 3 == 0 else ''},o{n}@example.org,nl"
+        for n in range(1, 5001)
+    ]
+    result = run_import(runner, write(tmp_path, "\n".join(rows) + "\n"))
+    assert result.exit_code == 0, result.output
+    assert "Importing" in result.output  # the progress bar (stderr is mixed into output here)
+    assert "Rows read: 5000" in result.output
+    youth_asked = sum(1 for n in range(1, 5001) if n % 3 == 0 and n % 18 >= 12)
+    too_young = sum(1 for n in range(1, 5001) if n % 3 == 0 and n % 18 < 12)
+    assert f"Invitations created: {5000 + youth_asked} (youth {youth_asked}, parent 5000)" in (
+        result.output
+    )
+    assert f"(youth under 12): {too_young}" in result.output
+    assert counts(db) == (5000, 5000 + youth_asked)

@@ -27,9 +27,7 @@ def post(client, token: str, data, with_csrf: bool = True):
     if with_csrf:
         pairs.append(("csrf_token", csrf_token(open_form(client, token))))
     body = "&".join(f"{k}={v}" for k, v in pairs)
-    return client.post(
-        f"/s/{token}", data=body, content_type="application/x-www-form-urlencoded"
-    )
+    return client.post(f"/s/{token}", data=body, content_type="application/x-www-form-urlencoded")
 
 
 def stored(db) -> int:
@@ -102,12 +100,16 @@ def test_second_submission_stores_nothing_and_says_so_kindly(client, db):
     page = open_form(client, token)
     first = client.post(f"/s/{token}", data=VALID | {"csrf_token": csrf_token(page)})
     assert first.status_code == 302
-    second = client.post(f"/s/{token}", data={"self_direction": "1", "usefulness": "1",
-                                              "csrf_token": csrf_token(page)})
+    second = client.post(
+        f"/s/{token}",
+        data={"self_direction": "1", "usefulness": "1", "csrf_token": csrf_token(page)},
+    )
     assert second.status_code == 409
     assert "al ingevuld" in text_of(second.get_data(as_text=True)).lower()
     assert stored(db) == 1
-    marks = db.scalars(select(ResponseAnswer.value_int).where(ResponseAnswer.item_id == "self_direction")).all()
+    marks = db.scalars(
+        select(ResponseAnswer.value_int).where(ResponseAnswer.item_id == "self_direction")
+    ).all()
     assert marks == [8]
     again = client.get(f"/s/{token}")
     assert again.status_code == 200
@@ -128,7 +130,7 @@ def test_expired_link_stores_nothing(client, db):
 
 def test_expired_english_link_is_explained_in_english(client, db):
     episode = make_episode(db, language="en")
-    invitation, token = make_invited(db, episode=episode, language="en", expires_in_days=-1)
+    _, token = make_invited(db, episode=episode, language="en", expires_in_days=-1)
     response = client.get(f"/s/{token}")
     assert response.status_code == 410
     assert "expired" in text_of(response.get_data(as_text=True))
@@ -150,17 +152,47 @@ def test_unknown_link_shows_a_kind_page_in_both_languages(client, db, token):
 @pytest.mark.parametrize(
     ("pairs", "field", "message"),
     [
-        ([("self_direction", "0"), ("usefulness", "7")], "self_direction", "Kies een cijfer van 1 tot 10."),
-        ([("self_direction", "11"), ("usefulness", "7")], "self_direction", "Kies een cijfer van 1 tot 10."),
-        ([("self_direction", "5.5"), ("usefulness", "7")], "self_direction", "Kies een cijfer van 1 tot 10."),
-        ([("self_direction", "acht"), ("usefulness", "7")], "self_direction", "Kies een cijfer van 1 tot 10."),
+        (
+            [("self_direction", "0"), ("usefulness", "7")],
+            "self_direction",
+            "Kies een cijfer van 1 tot 10.",
+        ),
+        (
+            [("self_direction", "11"), ("usefulness", "7")],
+            "self_direction",
+            "Kies een cijfer van 1 tot 10.",
+        ),
+        (
+            [("self_direction", "5.5"), ("usefulness", "7")],
+            "self_direction",
+            "Kies een cijfer van 1 tot 10.",
+        ),
+        (
+            [("self_direction", "acht"), ("usefulness", "7")],
+            "self_direction",
+            "Kies een cijfer van 1 tot 10.",
+        ),
         ([("self_direction", "8")], "usefulness", "Kies een cijfer van 1 tot 10."),
-        ([("self_direction", "8"), ("usefulness", "")], "usefulness", "Kies een cijfer van 1 tot 10."),
-        ([("self_direction", "8"), ("self_direction", "3"), ("usefulness", "7")], "self_direction", "Kies maar één cijfer."),
-        ([("self_direction", "8"), ("usefulness", "7"), ("listened", "12")], "listened", "Kies een cijfer van 1 tot 10."),
+        (
+            [("self_direction", "8"), ("usefulness", "")],
+            "usefulness",
+            "Kies een cijfer van 1 tot 10.",
+        ),
+        (
+            [("self_direction", "8"), ("self_direction", "3"), ("usefulness", "7")],
+            "self_direction",
+            "Kies maar één cijfer.",
+        ),
+        (
+            [("self_direction", "8"), ("usefulness", "7"), ("listened", "12")],
+            "listened",
+            "Kies een cijfer van 1 tot 10.",
+        ),
     ],
 )
-def test_bad_marks_reshow_the_form_with_the_message_next_to_the_field(client, db, pairs, field, message):
+def test_bad_marks_reshow_the_form_with_the_message_next_to_the_field(
+    client, db, pairs, field, message
+):
     _, token = make_invited(db)
     response = post(client, token, [*pairs, ("comment", "Mijn verhaal blijft staan")])
     assert response.status_code == 400
@@ -196,7 +228,9 @@ def test_nul_bytes_and_direction_overrides_are_stored_without_them(client, db):
     assert response.status_code == 302
     db.rollback()
     db.expire_all()
-    text = db.scalars(select(ResponseAnswer.value_text).where(ResponseAnswer.item_id == "comment")).one()
+    text = db.scalars(
+        select(ResponseAnswer.value_text).where(ResponseAnswer.item_id == "comment")
+    ).one()
     assert text == "Goed geholpen ekeur door het team"
 
 
@@ -241,3 +275,38 @@ def test_response_keys_are_random_so_order_reveals_nothing(client, db):
     ids = db.scalars(select(Response.id)).all()
     assert len(ids) == 3
     assert all(uuid.UUID(value).version == 4 for value in ids)
+
+
+def test_oversized_request_gets_the_friendly_413_page(client, db):
+    _, token = make_invited(db)
+    response = client.post(f"/s/{token}", data={"comment": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "Te veel tekst" in text_of(response.get_data(as_text=True))
+    assert stored(db) == 0
+
+
+def test_wrong_method_gets_a_friendly_page_not_a_stack_trace(client):
+    response = client.post("/bedankt")
+    assert response.status_code == 405
+    page = response.get_data(as_text=True)
+    assert "Traceback" not in page
+    assert "Dit kan niet op deze pagina" in text_of(page)
+
+
+def test_service_refuses_invalid_marks_and_unshown_consent(db):
+    from survey.questionnaires import load_questionnaires
+    from survey.responses import submit_response
+
+    youth = load_questionnaires()["youth"]
+    episode = make_episode(db, youth_age=13)
+    invitation, _ = make_invited(db, episode=episode, respondent_group="youth")
+    now = utcnow()
+    with pytest.raises(ValueError, match="usefulness"):
+        submit_response(db, invitation, youth, {"self_direction": 5}, "nl", now)
+    with pytest.raises(ValueError, match="self_direction"):
+        submit_response(db, invitation, youth, {"self_direction": 0, "usefulness": 5}, "nl", now)
+    assert stored(db) == 0
+    answers = {"self_direction": 5, "usefulness": 6, "quote_consent": True}
+    assert submit_response(db, invitation, youth, answers, "nl", now)
+    items = set(db.scalars(select(ResponseAnswer.item_id)))
+    assert items == {"self_direction", "usefulness"}  # consent is not asked below 16

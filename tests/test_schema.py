@@ -1,4 +1,4 @@
-"""The database schema: migrations equal the models, and the answer world cannot lead to a person."""
+"""The schema: migrations equal the models, and the answer world cannot lead to a person."""
 
 from __future__ import annotations
 
@@ -14,12 +14,38 @@ from tests.conftest import postgres_url
 
 # Tables of the answer world, and words that, in a column name, could point back to a person.
 ANSWER_WORLD = {"response", "response_answer"}
-CONTACT_WORDS = ("invitation", "episode", "email", "mail", "token", "hash", "address", "name",
-                 "phone", "external", "ip", "agent", "at", "time", "timestamp", "seq")
+CONTACT_WORDS = (
+    "invitation",
+    "episode",
+    "email",
+    "mail",
+    "token",
+    "hash",
+    "address",
+    "name",
+    "phone",
+    "external",
+    "ip",
+    "agent",
+    "at",
+    "time",
+    "timestamp",
+    "seq",
+)
 CONTACT_TABLES = {"episode", "invitation", "outbox_message"}
 REVIEWED_ANSWER_COLUMNS = {
-    "response": {"id", "respondent_group", "team", "municipality", "care_type", "end_month",
-                 "submitted_month", "questionnaire_key", "questionnaire_version", "language"},
+    "response": {
+        "id",
+        "respondent_group",
+        "team",
+        "municipality",
+        "care_type",
+        "end_month",
+        "submitted_month",
+        "questionnaire_key",
+        "questionnaire_version",
+        "language",
+    },
     "response_answer": {"response_id", "item_id", "value_int", "value_text"},
 }
 

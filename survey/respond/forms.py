@@ -21,7 +21,7 @@ MSG_ONE_MARK = _l("Choose one mark only.")
 
 
 class ScaleField(RadioField):
-    """A 1-10 mark as radio buttons; rejects missing, out-of-range, fractional and repeated values."""
+    """A 1-10 mark as radio buttons; refuses missing, out-of-range, fractional, repeated values."""
 
     def __init__(self, *args: Any, required: bool = False, **kwargs: Any) -> None:
         self.values = [str(v) for v in SCALE_VALUES]
@@ -87,7 +87,9 @@ class QuestionnaireForm(FlaskForm):
         return result
 
 
-def build_form(items: tuple[Item, ...], language: str, max_chars: int, **kwargs: Any) -> QuestionnaireForm:
+def build_form(
+    items: tuple[Item, ...], language: str, max_chars: int, **kwargs: Any
+) -> QuestionnaireForm:
     """A form instance for `items`, labelled in `language`."""
 
     class _Form(QuestionnaireForm):

@@ -59,6 +59,13 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
     ), (400 if form.errors else 200)
 
 
+@bp.route("/")
+def index() -> str:
+    """A short welcome: families arrive through their personal link, not here."""
+    use_language(request.args.get("lang"))
+    return render_template("index.html")
+
+
 @bp.route("/bedankt")
 def thanks() -> str:
     """The thank-you page after a stored response."""

@@ -1,0 +1,130 @@
+"""The synthetic demo region (`ervaringswijzer demo`), through the real command."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from survey.models import Episode, Invitation, Response, ResponseAnswer
+from tests.conftest import PUBLIC_BASE_URL
+
+TODAY = date(2026, 11, 25)
+MUNICIPALITIES = {"Amersfoort", "Baarn", "Bunschoten", "Eemnes", "Leusden", "Soest", "Woudenberg"}
+LINK = re.compile(rf"{re.escape(PUBLIC_BASE_URL)}/s/[A-Za-z0-9_-]+")
+
+
+@pytest.fixture
+def demo_output(runner) -> str:
+    """The summary printed by a demo run on the empty test database."""
+    result = runner.invoke(args=["demo", "--today", TODAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def link_after(output: str, label: str) -> str:
+    line = next(line for line in output.splitlines() if line.startswith(label))
+    match = LINK.search(line)
+    assert match, line
+    return match.group(0)
+
+
+def table_counts(db) -> tuple[int, int, int, int]:
+    db.rollback()
+    return tuple(
+        db.scalar(select(func.count()).select_from(model))
+        for model in (Episode, Invitation, Response, ResponseAnswer)
+    )
+
+
+def mean_mark(db, item_id: str) -> float:
+    return db.scalar(
+        select(func.avg(ResponseAnswer.value_int)).where(ResponseAnswer.item_id == item_id)
+    )
+
+
+def test_demo_region_looks_like_region_amersfoort(demo_output, db):
+    assert set(db.scalars(select(Episode.municipality).distinct())) == MUNICIPALITIES
+    assert 8 <= len(set(db.scalars(select(Episode.team).distinct()))) <= 12
+    assert len(set(db.scalars(select(Episode.care_type).distinct()))) >= 3
+    first, last = db.execute(select(func.min(Episode.end_date), func.max(Episode.end_date))).one()
+    assert last <= TODAY and 520 <= (last - first).days <= 560
+    per_month = db.scalar(select(func.count(Episode.id))) / 18
+    assert 80 <= per_month <= 120
+    emails = db.scalars(select(Invitation.email).where(Invitation.email.is_not(None))).all()
+    assert emails and all(email.endswith("@example.org") for email in emails)
+
+
+def test_demo_responses_are_plausible_and_match_the_episodes(demo_output, db):
+    sent = db.scalar(select(func.count(Invitation.id)).where(Invitation.sent_at.is_not(None)))
+    responses = db.scalar(select(func.count(Response.id)))
+    assert 0.20 <= responses / sent <= 0.40
+    assert 6.5 <= mean_mark(db, "self_direction") <= 9
+    assert 6.5 <= mean_mark(db, "usefulness") <= 9
+    # Every response went through the real service: answered invitations match responses.
+    answered = db.scalar(
+        select(func.count(Invitation.id)).where(Invitation.responded_at.is_not(None))
+    )
+    assert answered == responses
+    combos = set(db.execute(select(Episode.team, Episode.municipality, Episode.care_type)).all())
+    cohorts = set(
+        db.execute(select(Response.team, Response.municipality, Response.care_type)).all()
+    )
+    assert cohorts <= combos
+    comments = db.scalar(select(func.count()).where(ResponseAnswer.item_id == "comment"))
+    assert 0.25 * responses <= comments <= 0.55 * responses
+
+
+def test_demo_if_empty_loads_once_and_a_second_plain_demo_is_refused(runner, db):
+    first = runner.invoke(args=["demo", "--if-empty", "--today", TODAY.isoformat()])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("SYNTHETIC")
+    before = table_counts(db)
+    assert before[0] > 0
+    again = runner.invoke(args=["demo", "--today", TODAY.isoformat()])
+    assert again.exit_code != 0
+    assert table_counts(db) == before
+    skipped = runner.invoke(args=["demo", "--if-empty"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "already holds data; demo not loaded" in skipped.output
+    assert table_counts(db) == before
+
+
+def test_recent_invitations_are_left_for_send(demo_output, runner):
+    pending = int(re.search(r"sends the (\d+) pending invitations", demo_output).group(1))
+    assert pending > 0
+    result = runner.invoke(args=["send", "--today", TODAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"Invitations created:\s+{pending}\b", result.output)
+
+
+def test_summary_says_synthetic_and_its_youth_link_opens_the_questionnaire(demo_output, client):
+    first_line = demo_output.splitlines()[0]
+    assert "SYNTHETIC" in first_line and "demo" in first_line
+    assert "ervaringswijzer send" in demo_output and "ervaringswijzer run" in demo_output
+    youth = link_after(demo_output, "Open as a youth:")
+    assert youth != link_after(demo_output, "Open as a parent:")
+    page = client.get(youth.removeprefix(PUBLIC_BASE_URL))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<form method="post"' in html
+    assert re.search(r'<input type="radio" name="self_direction"[^>]*value="10"', html)
+    # The youth is 16 or older, so the quote-consent question is on the page.
+    assert re.search(r'<input type="checkbox" name="quote_consent"[^>]*value="y"', html)
+
+
+def test_printed_parent_link_accepts_an_answer(demo_output, client, db):
+    path = link_after(demo_output, "Open as a parent:").removeprefix(PUBLIC_BASE_URL)
+    before = db.scalar(select(func.count(Response.id)))
+    page = client.get(path)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
+    data = {"self_direction": "8", "usefulness": "9", "comment": "Fijn."}
+    if token:
+        data["csrf_token"] = token.group(1)
+    answered = client.post(path, data=data)
+    assert answered.status_code == 302
+    db.rollback()
+    assert db.scalar(select(func.count(Response.id))) == before + 1
