@@ -79,6 +79,45 @@ def send_command(today: object) -> None:
     click.echo(result.summary())
 
 
+@click.command("worker")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+@click.option("--until-empty", is_flag=True, help="Stop once nothing is due (cron, tests).")
+@with_appcontext
+def worker_command(interval: float, until_empty: bool) -> None:
+    """Keep delivering the outbox; any number of workers may run at once on PostgreSQL."""
+    from survey.sending import run_worker
+
+    def report(result: object) -> None:
+        click.echo(
+            f"delivered {result.delivered}, reminders {result.reminders}, "
+            f"retried {result.retried}, bounced {result.bounced}"
+        )
+
+    totals = run_worker(
+        get_session(),
+        current_app.config,
+        interval=interval,
+        until_empty=until_empty,
+        report=report,
+    )
+    click.echo(
+        f"Worker stopped. Delivered {totals.delivered}, reminders {totals.reminders}, "
+        f"retried {totals.retried}, bounced {totals.bounced}, failed {totals.failed}."
+    )
+
+
+@click.command("purge")
+@click.option("--today", type=TODAY, help="Act as if it is this day (YYYY-MM-DD).")
+@with_appcontext
+def purge_command(today: object) -> None:
+    """Erase email addresses, tokens and message bodies past their retention period."""
+    from survey.invitations import clock
+    from survey.retention import purge
+
+    result = purge(get_session(), current_app.config, clock(_today(today)))
+    click.echo(result.summary())
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -108,7 +147,15 @@ def demo_command(seed: int, today: object, if_empty: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
-    for command in (db_group, import_episodes_command, send_command, demo_command):
+    commands = (
+        db_group,
+        import_episodes_command,
+        send_command,
+        worker_command,
+        purge_command,
+        demo_command,
+    )
+    for command in commands:
         app.cli.add_command(command)
 
 

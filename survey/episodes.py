@@ -24,6 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from survey.models import Episode, Invitation, utcnow
+from survey.optout import address_hash, suppressed_hashes
 
 log = logging.getLogger(__name__)
 
@@ -305,10 +306,21 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         if episode is not None:
             invitation_rows.extend(_update_episode(episode, row, result, now))
     if invitation_rows:
+        _apply_suppression(session, invitation_rows, now)
         session.execute(insert(Invitation), invitation_rows)
         for values in invitation_rows:
             result.invitations[str(values["respondent_group"])] += 1
     session.flush()
+
+
+def _apply_suppression(session: Session, rows: list[dict[str, object]], now: datetime) -> None:
+    """Invitations to an address that opted out are kept without it, marked opted out."""
+    suppressed = suppressed_hashes(session, [str(row["email"]) for row in rows])
+    if not suppressed:
+        return
+    for row in rows:
+        if address_hash(str(row["email"])) in suppressed:
+            row.update(email=None, opted_out_at=now)
 
 
 def _invitation_values(
@@ -320,6 +332,7 @@ def _invitation_values(
         "email": email,
         "language": row.language,
         "created_at": now,
+        "opted_out_at": None,
     }
 
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from survey.models import Episode, Invitation, utcnow
+from survey.optout import address_hash, suppressed_hashes
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ def survey_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/s/{token}"
 
 
+def opt_out_url(base_url: str, token: str) -> str:
+    """The opt-out link that goes with a survey link (a confirm page; a GET changes nothing)."""
+    return f"{base_url.rstrip('/')}/afmelden/{token}"
+
+
 def find_by_token(session: Session, token: str) -> Invitation | None:
     """The invitation a token belongs to, or None for anything that is not a live token."""
     if not TOKEN_PATTERN.match(token):
@@ -52,6 +59,12 @@ def find_by_token(session: Session, token: str) -> Invitation | None:
         .options(joinedload(Invitation.episode))
         .where(Invitation.token_hash == hash_token(token))
     ).one_or_none()
+
+
+def current_time() -> datetime:
+    """Now, for web requests; tests that move the calendar set `app.config["CLOCK"]`."""
+    override = current_app.config.get("CLOCK")
+    return override() if override is not None else utcnow()
 
 
 def clock(today: date | None) -> datetime:
@@ -107,6 +120,7 @@ class InviteResult:
 
     created: int = 0
     too_old: int = 0
+    suppressed: int = 0
 
 
 def create_due_invitation_messages(
@@ -117,8 +131,8 @@ def create_due_invitation_messages(
 ) -> InviteResult:
     """Give every due invitation a token and an outbox message; commit per batch.
 
-    `compose(invitation, token, now)` adds the outbox message to the session (see
-    `survey.mail.queue_invitation_message`); it runs in the same transaction as the state change.
+    `compose(invitation, token, now)` adds the outbox messages to the session (see
+    `survey.mail.queue_invitation_messages`); it runs in the same transaction as the state change.
     """
     now = clock(today)
     expire_after = timedelta(days=config["EXPIRE_AFTER_DAYS"])
@@ -132,7 +146,13 @@ def create_due_invitation_messages(
         .limit(BATCH_SIZE)
     )
     while batch := session.scalars(query).all():
+        suppressed = suppressed_hashes(session, [i.email for i in batch if i.email])
         for invitation in batch:
+            if invitation.email and address_hash(invitation.email) in suppressed:
+                # Opted out after the import: never mail, and forget the address now.
+                invitation.opted_out_at, invitation.email = now, None
+                result.suppressed += 1
+                continue
             token = new_token()
             invitation.token_hash = hash_token(token)
             invitation.invited_at = now
@@ -140,7 +160,11 @@ def create_due_invitation_messages(
             compose(invitation, token, now)
         session.commit()
         result.created += len(batch)
+    result.created -= result.suppressed
     log.info(
-        "invitation messages created: %d (too old, skipped: %d)", result.created, result.too_old
+        "invitations queued: %d (too old: %d, opted out: %d)",
+        result.created,
+        result.too_old,
+        result.suppressed,
     )
     return result

@@ -1,49 +1,44 @@
 """The mail pipeline (DESIGN §6): composing messages into the outbox and delivering them.
 
-Messages are rendered when they are queued (the token exists only then) and stored in
-`outbox_message`. `deliver_outbox` leases pending rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
-hands them to a transport and records the outcome of each message right after the server accepts
-it. Transports: SMTP with an explicit timeout when SMTP_HOST is set, else `.eml` files in
-MAIL_FILE_DIR. No log line carries an address, a token or a body.
+When an invitation is sent, its invitation message and its one reminder are rendered together
+(the token exists only then) and written to `outbox_message` in the same transaction; the
+reminder waits until REMINDER_AFTER_DAYS later and is cancelled at delivery time if the family
+answered, opted out or bounced in between, or the link expired. `deliver_outbox` leases due rows
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL), hands them to a transport (survey.transports) and
+records each outcome right after the server answers. No log line carries an address, a token or
+a body.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import smtplib
 import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, object_session, selectinload
 
-from survey.invitations import survey_url
+from survey.invitations import opt_out_url, survey_url
 from survey.models import Invitation, OutboxMessage, utcnow
+from survey.transports import PermanentMailError, TransientMailError, Transport
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 300
-MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 60
-
-
-class TransientMailError(Exception):
-    """Delivery failed for now (4xx, refused connection, timeout): try again later."""
-
-
-class PermanentMailError(Exception):
-    """The server refused the message for good (5xx): the address bounces."""
+BACKOFF_MAX_SECONDS = 3600
+# Transient failures are retried this long after a message was due, then given up as failed.
+GIVE_UP_AFTER = timedelta(days=5)
 
 
 def _mail_domain(mail_from: str) -> str:
@@ -51,37 +46,56 @@ def _mail_domain(mail_from: str) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def queue_invitation_message(invitation: Invitation, token: str, now: datetime) -> OutboxMessage:
-    """Render the invitation email for `invitation` in its language and add it to the outbox."""
+def _render(kind: str, invitation: Invitation, token: str, now: datetime) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of one message, in the invitation's language."""
     config = current_app.config
-    link = survey_url(config["PUBLIC_BASE_URL"], token)
     context = {
-        "link": link,
+        "kind": kind,
+        "link": survey_url(config["PUBLIC_BASE_URL"], token),
+        "opt_out_link": opt_out_url(config["PUBLIC_BASE_URL"], token),
         "provider": config["PROVIDER_NAME"],
         "group": invitation.respondent_group,
         "expires_on": (invitation.expires_at or now).date(),
     }
     with force_locale(invitation.language):
-        subject = gettext("Your experience with %(provider)s", provider=config["PROVIDER_NAME"])
-        body_text = render_template("email/invitation.txt", **context)
-        body_html = render_template("email/invitation.html", **context)
-    message = OutboxMessage(
-        invitation=invitation,
-        kind="invitation",
-        message_id=f"<{uuid.uuid4()}@{_mail_domain(config['MAIL_FROM'])}>",
-        recipient=invitation.email,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+        if kind == "reminder":
+            subject = gettext("Reminder: your experience with %(provider)s", **context)
+        else:
+            subject = gettext("Your experience with %(provider)s", **context)
+        return (
+            subject,
+            render_template("email/invitation.txt", **context),
+            render_template("email/invitation.html", **context),
+        )
+
+
+def queue_invitation_messages(invitation: Invitation, token: str, now: datetime) -> None:
+    """Add the invitation message and its reminder for `invitation` to the outbox."""
+    config = current_app.config
     session = object_session(invitation)
     assert session is not None, "the invitation must belong to a session"
-    session.add(message)
-    return message
+    schedule = {"invitation": now}
+    if 0 < config["REMINDER_AFTER_DAYS"] < config["EXPIRE_AFTER_DAYS"]:
+        # Due from the start of the reminder day, so any run on that day sends it.
+        reminder_day = now.date() + timedelta(days=config["REMINDER_AFTER_DAYS"])
+        schedule["reminder"] = datetime.combine(reminder_day, time.min)
+    for kind, due in schedule.items():
+        subject, body_text, body_html = _render(kind, invitation, token, now)
+        session.add(
+            OutboxMessage(
+                invitation=invitation,
+                kind=kind,
+                message_id=f"<{uuid.uuid4()}@{_mail_domain(config['MAIL_FROM'])}>",
+                recipient=invitation.email,
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+                status="pending",
+                attempts=0,
+                next_attempt_at=due,
+                created_at=now,
+            )
+        )
 
 
 def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailMessage:
@@ -99,202 +113,184 @@ def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailM
     return email
 
 
-class Transport(Protocol):
-    """Something that delivers an EmailMessage or raises a Transient/PermanentMailError."""
-
-    def send(self, email: EmailMessage) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class FileTransport:
-    """Writes each message as `<outbox-id>.eml` into a folder (the embedded default)."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-
-    def send(self, email: EmailMessage) -> None:
-        name = str(email["Message-ID"]).strip("<>").replace("@", "_at_").replace("/", "_")
-        target = self.directory / f"{name}.eml"
-        partial = target.with_suffix(".eml.part")
-        partial.write_bytes(bytes(email))
-        os.replace(partial, target)  # a reader never sees half a message
-
-    def close(self) -> None:
-        pass
-
-
-class SmtpTransport:
-    """Delivers over one reused SMTP connection, with a timeout on every call."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.host = config["SMTP_HOST"]
-        self.port = config["SMTP_PORT"]
-        self.timeout = config["SMTP_TIMEOUT"]
-        self.starttls = config["SMTP_STARTTLS"]
-        self.username = config["SMTP_USERNAME"]
-        self.password = config["SMTP_PASSWORD"]
-        self._smtp: smtplib.SMTP | None = None
-
-    def _connect(self) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        if self.starttls:
-            smtp.starttls()
-        if self.username:
-            smtp.login(self.username, self.password or "")
-        return smtp
-
-    def send(self, email: EmailMessage) -> None:
-        try:
-            if self._smtp is None:
-                self._smtp = self._connect()
-            refused = self._smtp.send_message(email)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            self._raise_for(min(codes) if codes else 550, "recipient refused")
-        except smtplib.SMTPResponseException as exc:
-            self._drop_connection()
-            self._raise_for(exc.smtp_code, "server answered")
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self._drop_connection()
-            raise TransientMailError(type(exc).__name__) from None
-        else:
-            if refused:  # only with several recipients; we always send to one
-                raise PermanentMailError("recipient refused")
-
-    @staticmethod
-    def _raise_for(code: int, what: str) -> None:
-        if 500 <= code < 600:
-            raise PermanentMailError(f"{what} {code}")
-        raise TransientMailError(f"{what} {code}")
-
-    def _drop_connection(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.close()
-            finally:
-                self._smtp = None
-
-    def close(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
-            finally:
-                self._smtp = None
-
-
-def make_transport(config: Mapping[str, Any]) -> Transport:
-    """SMTP when SMTP_HOST is set, otherwise `.eml` files in MAIL_FILE_DIR."""
-    if config.get("SMTP_HOST"):
-        return SmtpTransport(config)
-    return FileTransport(config["MAIL_FILE_DIR"])
-
-
 @dataclass
 class DeliveryResult:
     """What one `deliver_outbox` pass did."""
 
     delivered: int = 0
+    reminders: int = 0
     retried: int = 0
     bounced: int = 0
+    failed: int = 0
+    cancelled: int = 0
     waiting: int = 0
 
+    def add(self, other: DeliveryResult) -> None:
+        """Add the counts of another pass (for the worker's running totals)."""
+        for name in self.__dataclass_fields__:
+            if name != "waiting":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.waiting = other.waiting
 
-def _claim_batch(session: Session, worker: str, now: datetime, size: int) -> list[OutboxMessage]:
-    """Lease up to `size` deliverable messages to `worker`; commit so others skip them."""
+
+def due_query(now: datetime) -> Any:
+    """Messages that may be delivered at `now`: pending, due, and not leased by a live worker."""
+    return select(OutboxMessage).where(
+        OutboxMessage.status == "pending",
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
+    )
+
+
+def count_due(session: Session, now: datetime, *, leased_too: bool = False) -> int:
+    """How many messages `deliver_outbox` would try at `now` (or, with `leased_too`, including
+    those another worker holds a lease on)."""
     query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
+        select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
         )
+        if leased_too
+        else due_query(now)
+    )
+    return session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def _claim_batch(
+    session: Session, worker: str, now: datetime, size: int, lease: timedelta
+) -> list[OutboxMessage]:
+    """Lease up to `size` deliverable messages to `worker`; commit so other workers skip them."""
+    query = (
+        due_query(now)
+        .options(selectinload(OutboxMessage.invitation))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(size)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=OutboxMessage)
     )
     batch = list(session.scalars(query))
     for message in batch:
         message.lease_owner = worker
-        message.lease_expires_at = now + timedelta(seconds=LEASE_SECONDS)
+        message.lease_expires_at = now + lease
     session.commit()
     return batch
 
 
-def _record_delivery(session: Session, message: OutboxMessage, now: datetime) -> None:
+def _no_longer_wanted(message: OutboxMessage, now: datetime) -> bool:
+    """Whether the family answered, opted out or bounced, or the link expired, since queueing."""
+    invitation = message.invitation
+    if invitation is None or message.recipient is None:
+        return True
+    if invitation.opted_out_at or invitation.bounced_at or invitation.responded_at:
+        return True
+    return message.kind == "reminder" and (
+        invitation.expires_at is None or invitation.expires_at <= now
+    )
+
+
+def _record_delivery(message: OutboxMessage, now: datetime) -> None:
     message.status = "sent"
     message.sent_at = now
     message.lease_owner = message.lease_expires_at = None
-    if message.invitation_id is not None and message.kind == "invitation":
-        session.execute(
-            update(Invitation)
-            .where(Invitation.id == message.invitation_id, Invitation.sent_at.is_(None))
-            .values(sent_at=now)
-        )
+    invitation = message.invitation
+    if invitation is not None:
+        if message.kind == "invitation" and invitation.sent_at is None:
+            invitation.sent_at = now
+        elif message.kind == "reminder" and invitation.reminded_at is None:
+            invitation.reminded_at = now
 
 
-def _record_failure(
-    session: Session, message: OutboxMessage, error: Exception, now: datetime
-) -> str:
+def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> str:
+    """Schedule a retry with exponential backoff, or give up; return the outcome's name."""
     message.attempts += 1
     message.last_error = str(error)[:500]
     message.lease_owner = message.lease_expires_at = None
-    if isinstance(error, PermanentMailError) or message.attempts >= MAX_ATTEMPTS:
+    if isinstance(error, PermanentMailError):
         message.status = "bounced"
-        if message.invitation_id is not None:
-            session.execute(
-                update(Invitation)
-                .where(Invitation.id == message.invitation_id, Invitation.bounced_at.is_(None))
-                .values(bounced_at=now)
-            )
+        if message.invitation is not None and message.invitation.bounced_at is None:
+            message.invitation.bounced_at = now
         return "bounced"
-    message.next_attempt_at = now + timedelta(
-        seconds=BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
-    )
+    if now - message.created_at > GIVE_UP_AFTER:
+        message.status = "failed"
+        return "failed"
+    delay = min(BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1), BACKOFF_MAX_SECONDS)
+    message.next_attempt_at = now + timedelta(seconds=delay)
     return "retried"
+
+
+def _release(session: Session, messages: list[OutboxMessage]) -> None:
+    """Give leased but untried messages back, e.g. after the server went away mid-batch."""
+    for message in messages:
+        message.lease_owner = message.lease_expires_at = None
+    session.commit()
+
+
+def default_worker_name() -> str:
+    """host:pid:random, for lease ownership."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def deliver_outbox(
     session: Session,
     transport: Transport,
-    mail_from: str,
+    config: Mapping[str, Any],
     *,
     now: Callable[[], datetime] = utcnow,
     worker: str | None = None,
     batch_size: int = 100,
     on_message: Callable[[], None] | None = None,
 ) -> DeliveryResult:
-    """Deliver every message that is due now; each outcome is committed as soon as it is known."""
-    worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Deliver every message that is due now; each outcome is committed as soon as it is known.
+
+    A connection-level failure (server down, timeout) ends the pass: the rest of the batch is
+    released for the next pass instead of waiting for the same timeout message after message.
+    """
+    worker = worker or default_worker_name()
+    lease = timedelta(seconds=config.get("OUTBOX_LEASE_SECONDS", LEASE_SECONDS))
     result = DeliveryResult()
     started = now()
     try:
-        while batch := _claim_batch(session, worker, started, batch_size):
-            for message in batch:
-                try:
-                    transport.send(build_email(message, mail_from, now()))
-                except (TransientMailError, PermanentMailError) as exc:
-                    outcome = _record_failure(session, message, exc, now())
-                    setattr(result, outcome, getattr(result, outcome) + 1)
-                else:
-                    _record_delivery(session, message, now())
-                    result.delivered += 1
+        while batch := _claim_batch(session, worker, started, batch_size, lease):
+            for position, message in enumerate(batch):
+                outcome, unreachable = _deliver_one(message, transport, config["MAIL_FROM"], now())
+                setattr(result, outcome, getattr(result, outcome) + 1)
                 session.commit()
                 if on_message:
                     on_message()
+                if unreachable:
+                    _release(session, batch[position + 1 :])
+                    return _finish(session, result, started)
     finally:
         transport.close()
-    result.waiting = session.scalar(
-        select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
-    )
+    return _finish(session, result, started)
+
+
+def _deliver_one(
+    message: OutboxMessage, transport: Transport, mail_from: str, at: datetime
+) -> tuple[str, bool]:
+    """Try one message; return the outcome's name and whether the server was unreachable."""
+    if _no_longer_wanted(message, at):
+        message.status = "cancelled"
+        message.lease_owner = message.lease_expires_at = None
+        return "cancelled", False
+    try:
+        transport.send(build_email(message, mail_from, at))
+    except (TransientMailError, PermanentMailError) as exc:
+        unreachable = isinstance(exc, TransientMailError) and exc.connection
+        return _record_failure(message, exc, at), unreachable
+    _record_delivery(message, at)
+    return ("reminders" if message.kind == "reminder" else "delivered"), False
+
+
+def _finish(session: Session, result: DeliveryResult, started: datetime) -> DeliveryResult:
+    result.waiting = count_due(session, started)
     log.info(
-        "outbox pass: delivered %d, retried %d, bounced %d, waiting %d",
+        "outbox pass: delivered %d, reminders %d, retried %d, bounced %d, failed %d, "
+        "cancelled %d, still due %d",
         result.delivered,
+        result.reminders,
         result.retried,
         result.bounced,
+        result.failed,
+        result.cancelled,
         result.waiting,
     )
     return result

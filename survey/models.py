@@ -93,6 +93,8 @@ class Invitation(Base):
         CheckConstraint("language IN ('nl', 'en')", name="language"),
         # Finding the invitations that are due: not yet invited.
         Index("ix_invitation_invited_at", "invited_at"),
+        # Opting out reaches every invitation to the same address.
+        Index("ix_invitation_email", "email"),
     )
 
 
@@ -135,6 +137,19 @@ class OutboxMessage(Base):
         ),
         Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
     )
+
+
+class MailSuppression(Base):
+    """An address that opted out, kept only as a hash so the address itself can be erased.
+
+    `address_hash` is `survey.optout.address_hash(email)`: new invitations to a suppressed address
+    are made without the address and marked opted out, so nothing is ever sent to it again.
+    """
+
+    __tablename__ = "mail_suppression"
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 def _new_response_id() -> str:

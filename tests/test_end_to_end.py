@@ -41,17 +41,19 @@ def episodes_csv(tmp_path: Path, today: date) -> Path:
 
 
 def the_one_survey_link(message) -> str:
-    """Assert the message carries exactly one survey link (in each part) and return it."""
+    """Assert the message carries exactly one survey link and one opt-out link (in each part),
+    and nothing else that links anywhere; return the survey link."""
     bodies = parts(message)
     assert set(bodies) == {"plain", "html"}
-    found = {
-        kind: [u for u in links_in(body) if u.startswith(PUBLIC_BASE_URL)]
-        for kind, body in bodies.items()
-    }
-    assert len(found["plain"]) == 1, found
-    assert found["html"] == found["plain"], found
-    assert SURVEY_LINK.fullmatch(found["plain"][0])
-    return found["plain"][0]
+    for body in bodies.values():
+        links = links_in(body)
+        survey = [u for u in links if u.startswith(f"{PUBLIC_BASE_URL}/s/")]
+        opt_out = [u for u in links if u.startswith(f"{PUBLIC_BASE_URL}/afmelden/")]
+        assert len(survey) == 1, links
+        assert len(opt_out) == 1, links
+        assert sorted(links) == sorted(survey + opt_out), links
+        assert SURVEY_LINK.fullmatch(survey[0])
+    return survey[0]
 
 
 def answer_survey(client, link: str, comment: str) -> str:
@@ -172,6 +174,6 @@ def test_import_send_to_files_and_answer_in_english(database_url, tmp_path):
     assert "Delivered:                  0" in again.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
     with app.app_context():
-        statuses = get_session().scalars(select(OutboxMessage.status)).all()
-        assert statuses == ["sent"] * 3
+        rows = get_session().execute(select(OutboxMessage.kind, OutboxMessage.status)).all()
+        assert sorted(rows) == [("invitation", "sent")] * 3 + [("reminder", "pending")] * 3
     app.extensions["db_engine"].dispose()

@@ -71,6 +71,10 @@ class CommentField(TextAreaField):
             )
 
 
+class OptOutForm(FlaskForm):
+    """The confirm button of the opt-out page (only its CSRF token is checked)."""
+
+
 class QuestionnaireForm(FlaskForm):
     """Base class; `build_form` adds one field per item."""
 

@@ -12,10 +12,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.db import get_session
 from survey.i18n import use_language
-from survey.invitations import find_by_token, is_expired, mark_opened
-from survey.models import utcnow
+from survey.invitations import current_time, find_by_token, is_expired, mark_opened
+from survey.optout import opt_out
 from survey.respond import bp
-from survey.respond.forms import build_form
+from survey.respond.forms import OptOutForm, build_form
 from survey.responses import submit_response
 from survey.security import csrf
 
@@ -32,7 +32,7 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
     if invitation is None:
         return render_template("respond/unknown.html"), 404
     language = use_language(request.values.get("lang") or invitation.language)
-    now = utcnow()
+    now = current_time()
     if invitation.responded_at is not None:
         status = 409 if request.method == "POST" else 200
         return render_template("respond/already_answered.html"), status
@@ -57,6 +57,23 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
         language=language,
         token=token,
     ), (400 if form.errors else 200)
+
+
+@bp.route("/afmelden/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> tuple[str, int] | str:
+    """Confirm page for opting out of mail; only the confirming POST changes anything."""
+    session = get_session()
+    invitation = find_by_token(session, token)
+    if invitation is None:
+        return render_template("respond/unknown.html"), 404
+    use_language(invitation.language)
+    form = OptOutForm()
+    if invitation.opted_out_at is None and form.validate_on_submit():
+        opt_out(session, invitation, current_time())
+        return render_template("respond/opted_out.html")
+    if invitation.opted_out_at is not None:
+        return render_template("respond/opted_out.html")
+    return render_template("respond/opt_out.html", form=form), (400 if form.errors else 200)
 
 
 @bp.route("/")

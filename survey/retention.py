@@ -1,0 +1,99 @@
+"""Retention (`ervaringswijzer purge`, DESIGN §3): erase contact data once it is no longer needed.
+
+PURGE_AFTER_DAYS after an invitation was answered, expired, bounced or opted out — or, for one
+that was never sent, after it became too old to send — its email address and token hash are
+erased, and so are the address and bodies of its outbox messages. The invitation's dates stay, so
+response-rate figures are the same before and after. Every statement only touches rows that still
+hold data, so running purge twice, or twice at once, is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.orm import Session
+
+from survey.models import Episode, Invitation, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PurgeResult:
+    """What one purge erased."""
+
+    invitations: int = 0
+    messages: int = 0
+
+    def summary(self) -> str:
+        """For operators."""
+        return (
+            f"Invitations erased (address and token): {self.invitations}\n"
+            f"Outbox messages erased (address and body): {self.messages}"
+        )
+
+
+def finished_before(cutoff: datetime, max_age_days: int) -> Any:
+    """SQL condition: the invitation's contact data was last needed before `cutoff`."""
+    never_sent_cutoff = (cutoff - timedelta(days=max_age_days)).date()
+    return or_(
+        Invitation.responded_at < cutoff,
+        Invitation.expires_at < cutoff,
+        Invitation.bounced_at < cutoff,
+        Invitation.opted_out_at < cutoff,
+        and_(
+            Invitation.invited_at.is_(None),
+            Invitation.episode_id.in_(
+                select(Episode.id).where(Episode.end_date < never_sent_cutoff)
+            ),
+        ),
+    )
+
+
+def purge(session: Session, config: Mapping[str, Any], now: datetime) -> PurgeResult:
+    """Erase addresses, tokens and message bodies that are past their retention period."""
+    cutoff = now - timedelta(days=config["PURGE_AFTER_DAYS"])
+    done = select(Invitation.id).where(finished_before(cutoff, config["INVITE_MAX_AGE_DAYS"]))
+    messages = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.invitation_id.in_(done),
+            or_(
+                OutboxMessage.recipient.is_not(None),
+                OutboxMessage.body_text.is_not(None),
+                OutboxMessage.body_html.is_not(None),
+            ),
+        )
+        .values(
+            recipient=None,
+            body_text=None,
+            body_html=None,
+            # A message still waiting can no longer be sent: it has no address.
+            status=_cancel_if_pending(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    invitations = session.execute(
+        update(Invitation)
+        .where(
+            finished_before(cutoff, config["INVITE_MAX_AGE_DAYS"]),
+            or_(Invitation.email.is_not(None), Invitation.token_hash.is_not(None)),
+        )
+        .values(email=None, token_hash=None, purged_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    result = PurgeResult(invitations=invitations, messages=messages)
+    log.info("purge: %d invitation(s), %d message(s) erased", invitations, messages)
+    return result
+
+
+def _cancel_if_pending() -> Any:
+    return case((OutboxMessage.status == "pending", "cancelled"), else_=OutboxMessage.status)
