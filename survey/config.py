@@ -63,6 +63,8 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "PURGE_AFTER_DAYS": _int(env, "PURGE_AFTER_DAYS", 30),
         "INVITE_MAX_AGE_DAYS": _int(env, "INVITE_MAX_AGE_DAYS", 60),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Not in the contract: how long a worker holds a message before another may take it.
+        "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300, minimum=1),
         # Not in the contract: a label for synthetic data, set by `make run`.
         "DEMO_MODE": _flag(env, "ERVARINGSWIJZER_DEMO"),
         # A comment longer than this is refused with a message; a body above

@@ -235,7 +235,9 @@ def _email(column: str, value: str, problems: list[tuple[str, str]]) -> str | No
     except EmailNotValidError:
         problems.append((column, "not a valid email address"))
         return None
-    return checked.normalized
+    # Stored in lower case: one address is one person for opt-out and retention, whatever the
+    # registration system's spelling (mail systems in use treat the local part case-blind).
+    return checked.normalized.lower()
 
 
 def validate_row(line: int, raw: dict[str, str]) -> tuple[EpisodeRow | None, list[RowError]]:

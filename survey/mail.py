@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 
 from survey.invitations import opt_out_url, survey_url
 from survey.models import Invitation, OutboxMessage, utcnow
+from survey.optout import address_hash, suppressed_hashes
 from survey.transports import PermanentMailError, TransientMailError, Transport
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 300
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
-# Transient failures are retried this long after a message was due, then given up as failed.
+# Transient failures are retried until the link expires; a message without one for this long.
 GIVE_UP_AFTER = timedelta(days=5)
 
 
@@ -133,11 +134,12 @@ class DeliveryResult:
         self.waiting = other.waiting
 
 
-def due_query(now: datetime) -> Any:
-    """Messages that may be delivered at `now`: pending, due, and not leased by a live worker."""
+def due_query(now: datetime, due_by: datetime | None = None) -> Any:
+    """Messages that may be taken at `now`: pending, due by `due_by` (default `now`), and not
+    leased by a worker whose lease still runs."""
     return select(OutboxMessage).where(
         OutboxMessage.status == "pending",
-        OutboxMessage.next_attempt_at <= now,
+        OutboxMessage.next_attempt_at <= (due_by or now),
         or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
     )
 
@@ -156,20 +158,26 @@ def count_due(session: Session, now: datetime, *, leased_too: bool = False) -> i
 
 
 def _claim_batch(
-    session: Session, worker: str, now: datetime, size: int, lease: timedelta
+    session: Session, worker: str, now: datetime, due_by: datetime, size: int, lease: timedelta
 ) -> list[OutboxMessage]:
-    """Lease up to `size` deliverable messages to `worker`; commit so other workers skip them."""
+    """Lease up to `size` deliverable messages to `worker` from `now` on; commit so other workers
+    skip them. Only messages due by `due_by` (the start of the pass) count, so a message that
+    failed during this pass waits for its backoff instead of being retried at once."""
     query = (
-        due_query(now)
+        due_query(now, due_by)
         .options(selectinload(OutboxMessage.invitation))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(size)
         .with_for_update(skip_locked=True, of=OutboxMessage)
     )
     batch = list(session.scalars(query))
+    suppressed = suppressed_hashes(session, [m.recipient for m in batch if m.recipient])
     for message in batch:
         message.lease_owner = worker
         message.lease_expires_at = now + lease
+        if message.recipient and address_hash(message.recipient) in suppressed:
+            # Opted out through another invitation's link: never send to it again.
+            message.status = "cancelled"
     session.commit()
     return batch
 
@@ -177,7 +185,7 @@ def _claim_batch(
 def _no_longer_wanted(message: OutboxMessage, now: datetime) -> bool:
     """Whether the family answered, opted out or bounced, or the link expired, since queueing."""
     invitation = message.invitation
-    if invitation is None or message.recipient is None:
+    if invitation is None or message.recipient is None or message.status == "cancelled":
         return True
     if invitation.opted_out_at or invitation.bounced_at or invitation.responded_at:
         return True
@@ -208,7 +216,10 @@ def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> 
         if message.invitation is not None and message.invitation.bounced_at is None:
             message.invitation.bounced_at = now
         return "bounced"
-    if now - message.created_at > GIVE_UP_AFTER:
+    # Retry as long as the link in the message can still be used.
+    invitation = message.invitation
+    deadline = invitation.expires_at if invitation and invitation.expires_at else None
+    if now >= (deadline or message.created_at + GIVE_UP_AFTER):
         message.status = "failed"
         return "failed"
     delay = min(BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1), BACKOFF_MAX_SECONDS)
@@ -248,9 +259,14 @@ def deliver_outbox(
     result = DeliveryResult()
     started = now()
     try:
-        while batch := _claim_batch(session, worker, started, batch_size, lease):
+        while batch := _claim_batch(session, worker, now(), started, batch_size, lease):
             for position, message in enumerate(batch):
-                outcome, unreachable = _deliver_one(message, transport, config["MAIL_FROM"], now())
+                at = now()
+                if message.lease_expires_at is None or message.lease_expires_at <= at:
+                    # Our lease ran out while earlier messages were sent: another worker may
+                    # hold this one now. Leave it; whoever leases it next sends it.
+                    continue
+                outcome, unreachable = _deliver_one(message, transport, config["MAIL_FROM"], at)
                 setattr(result, outcome, getattr(result, outcome) + 1)
                 session.commit()
                 if on_message:

@@ -13,6 +13,11 @@ from survey.models import Episode, Invitation, utcnow
 
 _numbers = itertools.count(1)
 
+# The columns of the episode CSV contract (DESIGN §4.1), in the order the tests write them.
+EPISODE_CSV_HEADER = (
+    "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
+)
+
 
 def make_episode(session: Session, **overrides: Any) -> Episode:
     """An ended trajectory (team Noord, Amersfoort, Begeleiding, ended yesterday)."""

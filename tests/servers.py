@@ -43,10 +43,12 @@ class RecordingHandler:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Controller, RecordingHandler]]:
-    """A real SMTP server on a free local port for the duration of the block."""
-    handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+def smtp_server(
+    handler: RecordingHandler | None = None, port: int | None = None
+) -> Iterator[tuple[Controller, RecordingHandler]]:
+    """A real SMTP server (on a free local port unless `port`) for the duration of the block."""
+    handler = handler or RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port())
     controller.start()
     try:
         yield controller, handler

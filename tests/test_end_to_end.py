@@ -12,12 +12,11 @@ from sqlalchemy import select
 from survey.db import get_session
 from survey.models import Invitation, OutboxMessage, Response
 from tests.conftest import PUBLIC_BASE_URL, make_test_app
+from tests.factories import EPISODE_CSV_HEADER
 from tests.pages import csrf_token, links_in, parts, text_of
 from tests.servers import smtp_server
 
-HEADER = (
-    "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
-)
+HEADER = EPISODE_CSV_HEADER
 SURVEY_LINK = re.compile(re.escape(PUBLIC_BASE_URL) + r"/s/[A-Za-z0-9_-]{43}")
 
 

@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from survey.models import Episode, Invitation
+from tests.factories import EPISODE_CSV_HEADER
 
-HEADER = (
-    "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
-)
+HEADER = EPISODE_CSV_HEADER
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "episodes.csv") -> Path:

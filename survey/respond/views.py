@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from survey.db import get_session
 from survey.i18n import use_language
 from survey.invitations import current_time, find_by_token, is_expired, mark_opened
-from survey.optout import opt_out
+from survey.optout import is_suppressed, opt_out
 from survey.respond import bp
 from survey.respond.forms import OptOutForm, build_form
 from survey.responses import submit_response
@@ -67,11 +67,11 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
     if invitation is None:
         return render_template("respond/unknown.html"), 404
     use_language(invitation.language)
-    form = OptOutForm()
-    if invitation.opted_out_at is None and form.validate_on_submit():
-        opt_out(session, invitation, current_time())
+    if invitation.opted_out_at is not None or is_suppressed(session, invitation.email or ""):
         return render_template("respond/opted_out.html")
-    if invitation.opted_out_at is not None:
+    form = OptOutForm()
+    if form.validate_on_submit():
+        opt_out(session, invitation, current_time())
         return render_template("respond/opted_out.html")
     return render_template("respond/opt_out.html", form=form), (400 if form.errors else 200)
 
