@@ -25,6 +25,7 @@ translations: $(STAMP)
 # A first look: install, migrate, load the synthetic demo region once, serve on 127.0.0.1:5000.
 # ERVARINGSWIJZER_DEMO labels every page as demo data and allows running without a SECRET_KEY.
 run: export ERVARINGSWIJZER_DEMO = 1
+run: export REQUIRE_MFA = 0
 run: install
 	$(BIN)/ervaringswijzer db upgrade
 	$(BIN)/ervaringswijzer demo --if-empty

@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application; `config` overrides settings read from the environment."""
-    from survey import cli, db, errors, i18n, security
+    from survey import cli, db, errors, i18n, limits, security, staff
     from survey.config import check_config, load_config
     from survey.questionnaires import load_questionnaires
     from survey.respond import bp as respond_bp
@@ -32,6 +32,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     check_config(app.config)
+    production = not (app.config.get("TESTING") or app.config.get("DEMO_MODE"))
+    if production and app.config.get("SECRET_KEY"):
+        # Debug (the interactive debugger) is never on in a production configuration.
+        app.config["DEBUG"] = False
+        app.debug = False
     if not app.config.get("SECRET_KEY"):
         # Only reachable in debug, demo or testing (check_config): a per-process random key.
         import secrets
@@ -44,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    limits.init_app(app)
     app.register_blueprint(respond_bp)
+    staff.init_app(app)
     cli.init_app(app)
     return app

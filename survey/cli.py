@@ -118,6 +118,54 @@ def purge_command(today: object) -> None:
     click.echo(result.summary())
 
 
+users_group = click.Group("users", help="Staff accounts.")
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "quality", "communications", "viewer"])
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create a staff account (the password is asked for, or read from stdin)."""
+    from survey import audit
+    from survey.staff.accounts import AccountError, create_user
+    from survey.staff.passwords import WeakPassword
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    session = get_session()
+    try:
+        user = create_user(session, email, role, password)
+    except WeakPassword as weak:
+        reasons = {
+            "too_short": "use at least 12 characters",
+            "too_long": "use at most 128 characters",
+            "too_common": "it is on the list of common passwords",
+        }
+        click.echo(f"Password refused: {reasons.get(str(weak), str(weak))}.", err=True)
+        sys.exit(1)
+    except AccountError as refused:
+        reasons = {"email": "not a valid email address", "exists": "the account exists"}
+        click.echo(f"Account refused: {reasons.get(refused.code, refused.code)}.", err=True)
+        sys.exit(1)
+    audit.record(
+        session,
+        "user created",
+        object_type="user",
+        object_id=user.id,
+        detail=f"role {role} (command line)",
+    )
+    click.echo(
+        f"Created {user.email} with role {role}. The authenticator app is set up at the "
+        "first sign-in."
+    )
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -153,6 +201,7 @@ def init_app(app: Flask) -> None:
         send_command,
         worker_command,
         purge_command,
+        users_group,
         demo_command,
     )
     for command in commands:

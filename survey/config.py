@@ -44,10 +44,11 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
     env = os.environ if env is None else env
     instance = Path(instance_path)
     smtp_port_default = 587 if _flag(env, "SMTP_STARTTLS") else 25
+    base_url = (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     return {
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'ervaringswijzer.db'}",
         "SECRET_KEY": env.get("SECRET_KEY") or None,
-        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "PUBLIC_BASE_URL": base_url,
         "SMTP_HOST": env.get("SMTP_HOST") or None,
         "SMTP_PORT": _int(env, "SMTP_PORT", smtp_port_default, minimum=1),
         "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
@@ -76,6 +77,11 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure cookies whenever the app is served over https (every production set-up).
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "SESSION_COOKIE_NAME": "ervaringswijzer_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REQUIRE_MFA": _flag(env, "REQUIRE_MFA", default=True),
     }
 
 

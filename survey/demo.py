@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from survey.demo_texts import comment_pool
 from survey.invitations import clock, hash_token, new_token, survey_url
-from survey.models import Episode, Invitation, utcnow
+from survey.models import STAFF_ROLES, Episode, Invitation, utcnow
 from survey.questionnaires import Questionnaire, load_questionnaires
 from survey.responses import submit_response
+from survey.staff.accounts import create_user
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,18 @@ COMMENT_SHARE = 0.4
 CONSENT_SHARE = 0.6
 
 
+# Demo staff accounts, one per role, all with this password (synthetic data on localhost only).
+DEMO_STAFF_PASSWORD = "ervaringswijzer-demo"  # noqa: S105 (documented demo password)
+DEMO_STAFF = {role: f"{role}@example.org" for role in STAFF_ROLES}
+
+
+def create_demo_staff(session: Session) -> None:
+    """One staff account per role, for signing in to the demo."""
+    for role, email in DEMO_STAFF.items():
+        create_user(session, email, role, DEMO_STAFF_PASSWORD)
+    session.commit()
+
+
 class DatabaseNotEmpty(Exception):
     """The demo only fills an empty database; this one already holds episodes."""
 
@@ -122,6 +135,9 @@ class DemoResult:
             f"Open as a youth:  {self.youth_link}",
             f"Open as a parent: {self.parent_link}",
             "",
+            f"Staff sign-in at {config['PUBLIC_BASE_URL']}/staff/login, password "
+            f"{DEMO_STAFF_PASSWORD!r}, one account per role: " + ", ".join(DEMO_STAFF.values()),
+            "",
             "Next:",
             f"  ervaringswijzer send   sends the {self.pending} pending invitations",
             f"                         ({mail})",
@@ -154,6 +170,7 @@ def load_demo(
         session.add_all(episodes[start : start + BATCH_SIZE])
         session.commit()
     responses, comments = submit_answers(session, rng, due)
+    create_demo_staff(session)
     invitations = [i for e in episodes for i in e.invitations]
     result = DemoResult(
         episodes=len(episodes),

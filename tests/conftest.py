@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from survey import create_app
 from survey.db import Base, get_session
+from survey.limits import limiter
 
 BACKENDS = ["sqlite", "postgresql"]
 PUBLIC_BASE_URL = "https://ervaringswijzer.test"
@@ -109,9 +110,13 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Fla
         "MAIL_FILE_DIR": str(tmp_path / "outbox"),
         "SMTP_HOST": None,
         "MAIL_FROM": "Ervaringswijzer <noreply@ervaringswijzer.test>",
+        # The test client speaks http; production's Secure flag is checked in test_deployment.
+        "SESSION_COOKIE_SECURE": False,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    limiter.reset()  # rate-limit counts never leak from one test into the next
+    return app
 
 
 @pytest.fixture

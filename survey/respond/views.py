@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from survey.db import get_session
 from survey.i18n import use_language
 from survey.invitations import current_time, find_by_token, is_expired, mark_opened
+from survey.limits import UNKNOWN_TOKENS_PER_IP, limiter
 from survey.optout import is_suppressed, opt_out
 from survey.respond import bp
 from survey.respond.forms import OptOutForm, build_form
@@ -24,7 +25,12 @@ from survey.security import csrf
 csrf.exempt(bp)
 
 
+def _unknown_link(response: WerkzeugResponse) -> bool:
+    return response.status_code == 404
+
+
 @bp.route("/s/<token>", methods=["GET", "POST"])
+@limiter.limit(UNKNOWN_TOKENS_PER_IP, deduct_when=_unknown_link)
 def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
     """Show the questionnaire of a personal link, and store its answers once."""
     session = get_session()
@@ -60,6 +66,7 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
 
 
 @bp.route("/afmelden/<token>", methods=["GET", "POST"])
+@limiter.limit(UNKNOWN_TOKENS_PER_IP, deduct_when=_unknown_link)
 def unsubscribe(token: str) -> tuple[str, int] | str:
     """Confirm page for opting out of mail; only the confirming POST changes anything."""
     session = get_session()

@@ -1,0 +1,70 @@
+"""Staff side: sign-in with password and TOTP, server-side sessions, roles, admin pages.
+
+`init_app` wires Flask-Login (a signed-in user is `SignedIn`, loaded from `staff_session`), the
+deny-by-default role check for every /staff route (survey.staff.permissions), and the blueprints.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, redirect, request, url_for
+from flask_login import LoginManager, UserMixin, current_user
+
+from survey.db import get_session
+from survey.models import StaffSession, StaffUser, utcnow
+from survey.staff.permissions import PUBLIC, allowed
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+admin_bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
+login_manager = LoginManager()
+
+
+class SignedIn(UserMixin):
+    """The signed-in staff member; its Flask-Login id is the (secret) session id."""
+
+    def __init__(self, raw_session_id: str, staff_session: StaffSession) -> None:
+        self.raw_session_id = raw_session_id
+        self.user: StaffUser = staff_session.user
+
+    def get_id(self) -> str:
+        return self.raw_session_id
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+@login_manager.user_loader
+def _load(raw_session_id: str) -> SignedIn | None:
+    from survey.staff.accounts import load_session
+
+    staff_session = load_session(get_session(), raw_session_id, utcnow())
+    return SignedIn(raw_session_id, staff_session) if staff_session else None
+
+
+def check_access() -> object:
+    """Before every /staff request: signed in, and the role may use this endpoint."""
+    if not request.path.startswith("/staff") or request.endpoint in PUBLIC:
+        return None
+    if request.endpoint is None:
+        return None  # a 404 or 405 follows
+    if not current_user.is_authenticated:
+        return redirect(url_for("staff.login"))
+    if not allowed(request.endpoint, current_user.role):
+        abort(403)
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Register login handling, the access check and the staff blueprints."""
+    from survey.staff import admin, views  # noqa: F401  (register routes)
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.login_view = "staff.login"
+    app.before_request(check_access)
+    app.register_blueprint(bp)
+    app.register_blueprint(admin_bp)

@@ -1,0 +1,188 @@
+"""Admin pages: episode upload, outbox and sending, staff accounts, the audit log.
+
+The same services as the CLI do the work (import_episodes, send_once, create_user); these views
+only parse the form, call one service, record the audit event and show the outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey import audit
+from survey.db import get_session
+from survey.episodes import ImportRejected, import_episodes
+from survey.models import AuditEvent, Invitation, OutboxMessage, StaffUser
+from survey.staff import admin_bp
+from survey.staff.accounts import AccountError, create_user, end_all_sessions
+from survey.staff.forms import ROLE_LABELS, ButtonForm, NewUserForm, UploadForm, UserActionForm
+from survey.staff.passwords import WeakPassword
+from survey.staff.views import password_message
+
+AUDIT_PAGE_SIZE = 50
+ACCOUNT_MESSAGES = {
+    "email": _l("This is not a valid email address."),
+    "exists": _l("There already is an account with this email address."),
+    "role": _l("Choose one of the roles."),
+}
+
+
+@admin_bp.route("/import", methods=["GET", "POST"])
+def import_episodes_page() -> str | tuple[str, int]:
+    """Upload an episode CSV: all or nothing, with line-numbered errors."""
+    form = UploadForm()
+    result = rejected = None
+    if form.validate_on_submit():
+        db = get_session()
+        upload = form.file.data
+        try:
+            result = import_episodes(db, upload.stream)
+        except ImportRejected as refused:
+            rejected = refused
+            audit.record(db, "import refused", object_type="file", detail=refused.summary())
+        else:
+            audit.record(
+                db,
+                "import",
+                object_type="file",
+                detail=f"{result.rows} rows, {result.episodes_new} new episodes",
+            )
+    status = 400 if (form.errors or rejected) else 200
+    return render_template("admin/import.html", form=form, result=result, rejected=rejected), status
+
+
+@admin_bp.route("/outbox")
+def outbox() -> str:
+    """Sending status: messages per kind and status, invitations per state."""
+    db = get_session()
+    messages = db.execute(
+        select(OutboxMessage.kind, OutboxMessage.status, func.count())
+        .group_by(OutboxMessage.kind, OutboxMessage.status)
+        .order_by(OutboxMessage.kind, OutboxMessage.status)
+    ).all()
+    waiting = db.scalar(
+        select(func.count(Invitation.id)).where(
+            Invitation.invited_at.is_(None), Invitation.email.is_not(None)
+        )
+    )
+    return render_template(
+        "admin/outbox.html", messages=messages, waiting=waiting, send_form=ButtonForm()
+    )
+
+
+@admin_bp.route("/send", methods=["POST"])
+def send() -> WerkzeugResponse:
+    """Start one sending pass now (the same as `ervaringswijzer send`)."""
+    from survey.sending import send_once
+
+    form = ButtonForm()
+    if form.validate_on_submit():
+        db = get_session()
+        result = send_once(db, current_app.config, date.today())
+        audit.record(
+            db,
+            "send",
+            detail=f"{result.invitations.created} queued, "
+            f"{result.delivery.delivered + result.delivery.reminders} delivered",
+        )
+        flash(
+            _(
+                "Sending done: %(queued)s invitations queued, %(sent)s messages delivered.",
+                queued=result.invitations.created,
+                sent=result.delivery.delivered + result.delivery.reminders,
+            )
+        )
+    return redirect(url_for("admin.outbox"))
+
+
+@admin_bp.route("/users", methods=["GET", "POST"])
+def users() -> str | tuple[str, int]:
+    """Staff accounts: list and create."""
+    db = get_session()
+    form = NewUserForm()
+    form.role.choices = [(role, str(label)) for role, label in ROLE_LABELS.items()]
+    if form.validate_on_submit():
+        try:
+            user = create_user(db, form.email.data, form.role.data, form.password.data)
+        except WeakPassword as weak:
+            form.password.errors = [password_message(str(weak))]
+        except AccountError as refused:
+            form.email.errors = [str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))]
+        else:
+            audit.record(
+                db,
+                "user created",
+                object_type="user",
+                object_id=user.id,
+                detail=f"role {user.role}",
+            )
+            flash(_("Account created for %(email)s.", email=user.email))
+            return redirect(url_for("admin.users"))
+    accounts = db.scalars(select(StaffUser).order_by(StaffUser.email)).all()
+    return render_template(
+        "admin/users.html",
+        form=form,
+        accounts=accounts,
+        roles=ROLE_LABELS,
+        action_form=UserActionForm(),
+    ), (400 if form.errors else 200)
+
+
+@admin_bp.route("/users/<int:user_id>", methods=["POST"])
+def update_user(user_id: int) -> WerkzeugResponse:
+    """Change a role, (de)activate an account or reset its second factor."""
+    db = get_session()
+    user = db.get(StaffUser, user_id)
+    form = UserActionForm()
+    if user is None or not form.validate_on_submit():
+        flash(_("That did not work. Please try again."))
+        return redirect(url_for("admin.users"))
+    if user.id == current_user.user.id and form.action.data in {"set_role", "deactivate"}:
+        flash(_("You cannot change your own role or deactivate yourself."))
+        return redirect(url_for("admin.users"))
+    action = form.action.data
+    if action == "set_role":
+        user.role = form.role.data
+    elif action in {"deactivate", "activate"}:
+        user.active = action == "activate"
+    elif action == "reset_mfa":
+        user.totp_secret, user.totp_last_step = None, None
+    if action != "activate":
+        end_all_sessions(db, user)
+    audit.record(
+        db,
+        f"user {action.replace('_', ' ')}",
+        object_type="user",
+        object_id=user.id,
+        detail=f"role {user.role}" if action == "set_role" else None,
+    )
+    flash(_("Account of %(email)s updated.", email=user.email))
+    return redirect(url_for("admin.users"))
+
+
+@admin_bp.route("/audit")
+def audit_log() -> str:
+    """The audit log, newest first, 50 per page."""
+    page = max(request.args.get("page", 1, type=int), 1)
+    events = (
+        get_session()
+        .scalars(
+            select(AuditEvent)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .offset((page - 1) * AUDIT_PAGE_SIZE)
+            .limit(AUDIT_PAGE_SIZE + 1)
+        )
+        .all()
+    )
+    return render_template(
+        "admin/audit.html",
+        events=events[:AUDIT_PAGE_SIZE],
+        page=page,
+        has_next=len(events) > AUDIT_PAGE_SIZE,
+    )

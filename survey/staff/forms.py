@@ -1,0 +1,65 @@
+"""Staff forms (Flask-WTF, CSRF on every POST). Messages are translated."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from survey.models import STAFF_ROLES
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "quality": _l("Quality staff"),
+    "communications": _l("Communications staff"),
+    "viewer": _l("Viewer (figures only)"),
+}
+
+
+class SignInForm(FlaskForm):
+    """Email and password."""
+
+    email = StringField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    """A 6-digit code from the authenticator app."""
+
+    code = StringField(
+        _l("Code from your authenticator app"), validators=[DataRequired(), Length(max=12)]
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    """Current and new password."""
+
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class UploadForm(FlaskForm):
+    """An episode CSV export."""
+
+    file = FileField(_l("CSV file with ended trajectories"), validators=[FileRequired()])
+
+
+class NewUserForm(FlaskForm):
+    """A new staff account."""
+
+    email = StringField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=list(STAFF_ROLES), validators=[DataRequired()])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class UserActionForm(FlaskForm):
+    """A button on the users page: change role, (de)activate, reset the second factor."""
+
+    action = SelectField(choices=["set_role", "deactivate", "activate", "reset_mfa"])
+    role = SelectField(choices=list(STAFF_ROLES))
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (its CSRF token is what counts)."""

@@ -1,0 +1,37 @@
+"""Who may use which staff page: one table, deny by default (DESIGN §9).
+
+Every route under /staff must appear here (a test builds the full route × role matrix from the
+app's url_map and fails on a route without a rule). `PUBLIC` pages are for signing in.
+"""
+
+from __future__ import annotations
+
+from survey.models import STAFF_ROLES
+
+ADMIN = frozenset({"admin"})
+EVERY_ROLE = frozenset(STAFF_ROLES)
+ANALYSTS = frozenset({"admin", "quality", "viewer"})
+QUALITY = frozenset({"admin", "quality"})
+COMMUNICATIONS = frozenset({"admin", "communications"})
+
+PUBLIC = frozenset({"staff.login", "staff.mfa"})
+
+RULES: dict[str, frozenset[str]] = {
+    "staff.home": EVERY_ROLE,
+    "staff.logout": EVERY_ROLE,
+    "staff.password": EVERY_ROLE,
+    "admin.import_episodes_page": ADMIN,
+    "admin.outbox": ADMIN,
+    "admin.send": ADMIN,
+    "admin.users": ADMIN,
+    "admin.update_user": ADMIN,
+    "admin.audit_log": ADMIN,
+}
+
+
+def allowed(endpoint: str | None, role: str | None) -> bool:
+    """Whether `role` may use `endpoint`; unknown endpoints are denied."""
+    if endpoint in PUBLIC:
+        return True
+    roles = RULES.get(endpoint or "")
+    return roles is not None and role in roles

@@ -1,0 +1,180 @@
+"""Signing in and out, the second factor, the staff start page and changing a password."""
+
+from __future__ import annotations
+
+import base64
+
+import segno
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey import audit
+from survey.db import get_session
+from survey.limits import MFA_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP, account_key, limiter
+from survey.models import StaffUser, utcnow
+from survey.staff import SignedIn, bp
+from survey.staff.accounts import (
+    AccountError,
+    authenticate,
+    change_password,
+    end_session,
+    load_session,
+    new_totp_secret,
+    normalise_email,
+    start_session,
+    totp_uri,
+    verify_totp,
+)
+from survey.staff.forms import ButtonForm, CodeForm, PasswordChangeForm, SignInForm
+from survey.staff.passwords import WeakPassword
+
+PENDING_SECONDS = 300  # between a correct password and the code
+PASSWORD_MESSAGES = {
+    "too_short": _l("Use at least 12 characters."),
+    "too_long": _l("Use at most 128 characters."),
+    "too_common": _l("This password is too common. Choose another one."),
+}
+
+
+def password_message(code: str) -> str:
+    """The translated explanation of a refused password."""
+    return str(PASSWORD_MESSAGES.get(code, _l("This password cannot be used.")))
+
+
+def _throttled_sign_in(limit: object) -> None:
+    known = _known_account_email()
+    audit.record(get_session(), "sign-in throttled", actor_email=known, detail=str(limit.limit))
+
+
+def _known_account_email() -> str | None:
+    """The form's email if it belongs to a staff account (unknown input is never stored)."""
+    try:
+        email = normalise_email(request.form.get("email", ""))
+    except AccountError:
+        return None
+    found = get_session().scalar(select(StaffUser.email).where(StaffUser.email == email))
+    return found
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_PER_IP, methods=["POST"], on_breach=_throttled_sign_in)
+@limiter.limit(
+    SIGN_IN_PER_ACCOUNT,
+    key_func=account_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 401,
+    on_breach=_throttled_sign_in,
+)
+def login() -> str | tuple[str, int] | WerkzeugResponse:
+    """Email and password; the same answer for an unknown email and a wrong password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.home"))
+    form = SignInForm()
+    if form.validate_on_submit():
+        db = get_session()
+        user = authenticate(db, form.email.data, form.password.data)
+        if user is None:
+            audit.record(db, "sign-in failed", actor_email=_known_account_email())
+            form.password.errors = [_("The email address or the password is not right.")]
+            return render_template("staff/login.html", form=form), 401
+        db.commit()
+        session.clear()
+        session["pending_user"] = user.id
+        session["pending_since"] = utcnow().timestamp()
+        if not current_app.config["REQUIRE_MFA"]:
+            return _complete_sign_in(user)
+        return redirect(url_for("staff.mfa"))
+    return render_template("staff/login.html", form=form), (400 if form.errors else 200)
+
+
+def _pending_user() -> StaffUser | None:
+    user_id, since = session.get("pending_user"), session.get("pending_since", 0)
+    if user_id is None or utcnow().timestamp() - since > PENDING_SECONDS:
+        return None
+    user = get_session().get(StaffUser, user_id)
+    return user if user is not None and user.active else None
+
+
+@bp.route("/mfa", methods=["GET", "POST"])
+@limiter.limit(MFA_PER_IP, methods=["POST"], on_breach=_throttled_sign_in)
+def mfa() -> str | tuple[str, int] | WerkzeugResponse:
+    """The second step: a TOTP code, or setting up the authenticator app the first time."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("staff.login"))
+    setting_up = user.totp_secret is None
+    if setting_up:
+        session.setdefault("pending_secret", new_totp_secret())
+    secret = user.totp_secret or session["pending_secret"]
+    form = CodeForm()
+    if form.validate_on_submit():
+        if verify_totp(user, secret, form.code.data, utcnow()):
+            if setting_up:
+                user.totp_secret = secret
+                audit.record(get_session(), "mfa set up", actor=user, commit=False)
+            return _complete_sign_in(user)
+        get_session().commit()
+        audit.record(get_session(), "sign-in failed", actor=user, detail="wrong code")
+        form.code.errors = [_("This code is not right. Wait for a new code and try again.")]
+    context = {"form": form, "setting_up": setting_up}
+    if setting_up:
+        uri = totp_uri(secret, user.email, f"Ervaringswijzer {current_app.config['PROVIDER_NAME']}")
+        svg = segno.make(uri, error="m").svg_inline(scale=5)
+        context.update(secret=secret, qr=base64.b64encode(svg.encode()).decode())
+    return render_template("staff/mfa.html", **context), (400 if form.errors else 200)
+
+
+def _complete_sign_in(user: StaffUser) -> WerkzeugResponse:
+    """A fresh session id for a fresh sign-in (nothing of the anonymous session survives)."""
+    db = get_session()
+    raw_id = start_session(db, user, utcnow())
+    db.commit()
+    session.clear()
+    staff_session = load_session(db, raw_id, utcnow())
+    login_user(SignedIn(raw_id, staff_session))
+    audit.record(db, "sign-in", actor=user)
+    return redirect(url_for("staff.home"))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> WerkzeugResponse:
+    """Sign out: the session ends on the server, so a copied cookie stops working too."""
+    db = get_session()
+    audit.record(db, "sign-out", commit=False)
+    end_session(db, current_user.get_id())
+    db.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."))
+    return redirect(url_for("staff.login"))
+
+
+@bp.route("/")
+def home() -> str:
+    """The start page: what this role can do."""
+    return render_template("staff/home.html", logout_form=ButtonForm())
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> str | tuple[str, int] | WerkzeugResponse:
+    """Change the password (then sign in again everywhere)."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        db = get_session()
+        user = db.get(StaffUser, current_user.user.id)
+        try:
+            change_password(db, user, form.current.data, form.new.data)
+        except AccountError:
+            form.current.errors = [_("This is not your current password.")]
+        except WeakPassword as weak:
+            form.new.errors = [password_message(str(weak))]
+        else:
+            audit.record(db, "password changed", object_type="user", object_id=user.id)
+            session.clear()
+            flash(_("Your password is changed. Please sign in with the new password."))
+            return redirect(url_for("staff.login"))
+    return render_template("staff/password.html", form=form), (400 if form.errors else 200)
