@@ -166,6 +166,33 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
     )
 
 
+@click.command("report")
+@click.option("--by", "by", default="", help="Dimensions, e.g. group or group,quarter.")
+@click.option("--from", "start", type=TODAY, help="First end-of-care date (YYYY-MM-DD).")
+@click.option("--to", "end", type=TODAY, help="Last end-of-care date (YYYY-MM-DD).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "md"]),
+    default="table",
+    show_default=True,
+)
+@with_appcontext
+def report_command(by: str, start: object, end: object, fmt: str) -> None:
+    """Response rates and marks per cohort, with disclosure control (DESIGN §4.4)."""
+    from survey.report_output import render_report
+    from survey.reports import Period, ReportError, parse_dimensions, report_rows
+
+    try:
+        dims = parse_dimensions(by)
+        period = Period(_today(start), _today(end))
+    except ReportError as problem:
+        raise click.UsageError(str(problem)) from None
+    k = current_app.config["MIN_CELL_SIZE"]
+    rows = report_rows(get_session(), dims, period, k)
+    click.echo(render_report(rows, dims, fmt, k), nl=fmt != "csv")
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -202,6 +229,7 @@ def init_app(app: Flask) -> None:
         worker_command,
         purge_command,
         users_group,
+        report_command,
         demo_command,
     )
     for command in commands:

@@ -66,6 +66,9 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         # Not in the contract: how long a worker holds a message before another may take it.
         "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300, minimum=1),
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (gunicorn
+        # behind nginx: 1). Client IPs for rate limits and the audit log come from there.
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         # Not in the contract: a label for synthetic data, set by `make run`.
         "DEMO_MODE": _flag(env, "ERVARINGSWIJZER_DEMO"),
         # A comment longer than this is refused with a message; a body above

@@ -217,7 +217,7 @@ def _age(value: str, problems: list[tuple[str, str]]) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or not 0 <= int(value) <= 27:
+    if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= 27:
         problems.append(("youth_age", "must be a whole number from 0 to 27"))
         return None
     return int(value)

@@ -21,8 +21,15 @@ UNKNOWN_TOKENS_PER_IP = "30 per 10 minutes"
 
 
 def account_key() -> str:
-    """The rate-limit key of the account named in a sign-in form (hashed)."""
-    email = request.form.get("email", "").strip().lower()
+    """The rate-limit key of the account named in a sign-in form (hashed; every spelling that
+    signs in to the same account counts for it)."""
+    from survey.staff.accounts import AccountError, normalise_email
+
+    email = request.form.get("email", "")
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        email = email.strip().lower()
     return "account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
 
 

@@ -100,6 +100,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _truncate_all(url)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets a fresh application context.
+
+    Flask reuses an application context that a test keeps open (the `db` fixture does), so
+    without this `g` — the database session, the signed-in user, the language — would leak
+    from one request, or one client, into the next and hide bugs.
+    """
+
+    def open(self, *args: object, **kwargs: object):  # type: ignore[override]
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
     """An app configured for tests; `overrides` win."""
     config = {
@@ -115,6 +128,7 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Fla
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = IsolatedClient
     limiter.reset()  # rate-limit counts never leak from one test into the next
     return app
 

@@ -28,6 +28,7 @@ class ScaleField(RadioField):
         super().__init__(*args, choices=list(self.values), validate_choice=False, **kwargs)
         self.required = required
         self.repeated = False
+        self.raw_value: str | None = None  # stays None when the POST carries no form data
 
     def process_formdata(self, valuelist: list[str]) -> None:
         self.repeated = len(valuelist) > 1

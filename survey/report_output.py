@@ -1,0 +1,90 @@
+"""Turning report rows into the formats of `ervaringswijzer report` (DESIGN §4.4).
+
+`json`: {"min_cell_size": K, "rows": [...]}; `md` with `--by group`: the infoblad table exactly;
+other `md`, `table` and `csv`: one line per cohort cell with Dutch number formats where people
+read them. CSV cells are formula-safe (DESIGN §9).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from analysis.disclosure import SUPPRESSED_NOTE
+from analysis.formatting import format_count, format_mark, format_rate, infoblad_table
+
+HEADERS = {
+    "group": "Groep",
+    "month": "Maand",
+    "quarter": "Kwartaal",
+    "year": "Jaar",
+    "team": "Team",
+    "municipality": "Gemeente",
+    "care_type": "Zorgvorm",
+    "invited": "Uitgezet",
+    "responded": "Respons",
+    "response_rate": "Responspercentage",
+    "self_direction_mean": "Ervaren eigen regie",
+    "usefulness_mean": "Hoe nuttig was de hulp?",
+}
+GROUPS = {"youth": "Jongeren", "parent": "Ouders"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _readable(row: dict[str, Any], dims: Sequence[str]) -> list[str]:
+    cells = [GROUPS.get(row[d], row[d]) if d == "group" else str(row[d]) for d in dims]
+    cells.append(format_count(row["invited"]))
+    if row["suppressed"]:
+        return [*cells, SUPPRESSED_NOTE, "", "", ""]
+    return [
+        *cells,
+        format_count(row["responded"]),
+        format_rate(row["response_rate"]),
+        format_mark(row["self_direction_mean"]),
+        format_mark(row["usefulness_mean"]),
+    ]
+
+
+def render_report(rows: list[dict[str, Any]], dims: Sequence[str], fmt: str, k: int) -> str:
+    """The report in `fmt` (table, csv, json or md)."""
+    if fmt == "json":
+        return json.dumps({"min_cell_size": k, "rows": rows}, ensure_ascii=False, indent=2)
+    if fmt == "md" and tuple(dims) == ("group",):
+        return infoblad_table(rows)
+    columns = [
+        *dims,
+        "invited",
+        "responded",
+        "response_rate",
+        "self_direction_mean",
+        "usefulness_mean",
+    ]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*columns, "suppressed"])
+        for row in rows:
+            writer.writerow([formula_safe(row[c]) for c in columns] + [row["suppressed"]])
+        return out.getvalue()
+    header = [HEADERS[c] for c in columns]
+    lines = [_readable(row, dims) for row in rows]
+    if fmt == "md":
+        rendered = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        rendered += ["| " + " | ".join(cells) + " |" for cells in lines]
+        return "\n".join(rendered)
+    widths = [max(len(h), *(len(cells[i]) for cells in lines)) for i, h in enumerate(header)]
+    rendered = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    rendered += [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) for cells in lines
+    ]
+    return "\n".join(rendered)

@@ -1,0 +1,220 @@
+"""The bridge from the database to `analysis/`: cohort aggregates computed in SQL.
+
+Two queries per report, one per world: the contact world gives the funnel per cohort cell
+(sent, opened, responded, bounced, opted out, answered after a reminder) from the invitation
+dates, which retention keeps; the answer world gives n, sum, sum of squares and the 1-10
+distribution of each mark per cell. Neither query loads a row per person, so the report stays
+fast at a million responses. The small cell tables go to `analysis/` for rates, means, intervals
+and disclosure control.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import String, and_, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from survey.models import Episode, Invitation, Response, ResponseAnswer
+
+DIMENSIONS = ("group", "month", "quarter", "year", "team", "municipality", "care_type")
+MARK_ITEMS = ("self_direction", "usefulness")
+MARKS = tuple(range(1, 11))
+GROUP_ORDER = {"youth": 0, "parent": 1}
+
+
+class ReportError(ValueError):
+    """A report request names an unknown dimension or an impossible period."""
+
+
+class period_label(FunctionElement):
+    """'YYYY-MM', 'YYYY-Qn' or 'YYYY' of a date column, on SQLite and PostgreSQL."""
+
+    inherit_cache = True
+    type = String()
+
+    def __init__(self, column: Any, grain: str) -> None:
+        self.grain = grain
+        super().__init__(column)
+
+
+@compiles(period_label, "postgresql")
+def _period_pg(element: period_label, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    pattern = {"month": "YYYY-MM", "quarter": 'YYYY-"Q"Q', "year": "YYYY"}[element.grain]
+    return f"to_char({column}, '{pattern}')"
+
+
+@compiles(period_label)
+def _period_default(element: period_label, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    if element.grain == "month":
+        return f"strftime('%Y-%m', {column})"
+    if element.grain == "year":
+        return f"strftime('%Y', {column})"
+    return (
+        f"strftime('%Y', {column}) || '-Q' || "
+        f"CAST((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3 AS TEXT)"
+    )
+
+
+def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`group,quarter` → ('group', 'quarter'); unknown names raise ReportError."""
+    if by is None or by == "":
+        return ()
+    names = [d.strip() for d in (by.split(",") if isinstance(by, str) else by) if d.strip()]
+    unknown = [d for d in names if d not in DIMENSIONS]
+    if unknown:
+        raise ReportError(f"unknown dimension {unknown[0]!r}: choose from {', '.join(DIMENSIONS)}")
+    if len(set(names)) != len(names):
+        raise ReportError("a dimension appears twice")
+    return tuple(names)
+
+
+def _contact_dimension(name: str) -> ColumnElement:
+    columns = {
+        "group": Invitation.respondent_group,
+        "team": Episode.team,
+        "municipality": Episode.municipality,
+        "care_type": Episode.care_type,
+    }
+    if name in columns:
+        return columns[name].label(name)
+    return period_label(Episode.end_date, name).label(name)
+
+
+def _answer_dimension(name: str) -> ColumnElement:
+    columns = {
+        "group": Response.respondent_group,
+        "team": Response.team,
+        "municipality": Response.municipality,
+        "care_type": Response.care_type,
+    }
+    if name in columns:
+        return columns[name].label(name)
+    return period_label(Response.end_month, name).label(name)
+
+
+def _count_if(condition: ColumnElement) -> ColumnElement:
+    return func.sum(case((condition, 1), else_=0))
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of end-of-care dates (either end may be open)."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise ReportError("--from is after --to")
+
+
+def funnel_cells(session: Session, dims: Sequence[str], period: Period) -> pd.DataFrame:
+    """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder."""
+    columns = [_contact_dimension(d) for d in dims]
+    sent = Invitation.sent_at.is_not(None)
+    query = (
+        select(
+            *columns,
+            _count_if(sent).label("sent"),
+            _count_if(and_(sent, Invitation.opened_at.is_not(None))).label("opened"),
+            _count_if(Invitation.responded_at.is_not(None)).label("responded"),
+            _count_if(Invitation.bounced_at.is_not(None)).label("bounced"),
+            _count_if(Invitation.opted_out_at.is_not(None)).label("opted_out"),
+            _count_if(
+                and_(
+                    Invitation.reminded_at.is_not(None),
+                    Invitation.responded_at > Invitation.reminded_at,
+                )
+            ).label("after_reminder"),
+        )
+        .join(Invitation.episode)
+        .where(Invitation.invited_at.is_not(None))
+    )
+    if period.start:
+        query = query.where(Episode.end_date >= period.start)
+    if period.end:
+        query = query.where(Episode.end_date <= period.end)
+    if columns:
+        query = query.group_by(*columns)
+    names = [*dims, "sent", "opened", "responded", "bounced", "opted_out", "after_reminder"]
+    return _frame(session.execute(query).all(), names, len(dims))
+
+
+def mark_cells(session: Session, dims: Sequence[str], period: Period, item: str) -> pd.DataFrame:
+    """Per cohort cell for one mark item: n, sum, sumsq and count_1 … count_10."""
+    columns = [_answer_dimension(d) for d in dims]
+    value = ResponseAnswer.value_int
+    query = (
+        select(
+            *columns,
+            func.count(value).label("n"),
+            func.sum(value).label("sum"),
+            func.sum(value * value).label("sumsq"),
+            *(_count_if(value == mark).label(f"count_{mark}") for mark in MARKS),
+        )
+        .select_from(Response)
+        .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
+        .where(ResponseAnswer.item_id == item, value.is_not(None))
+    )
+    if period.start:
+        query = query.where(Response.end_month >= period.start.replace(day=1))
+    if period.end:
+        query = query.where(Response.end_month <= period.end.replace(day=1))
+    if columns:
+        query = query.group_by(*columns)
+    names = [*dims, "n", "sum", "sumsq", *(f"count_{m}" for m in MARKS)]
+    return _frame(session.execute(query).all(), names, len(dims))
+
+
+def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:
+    """Rows as a DataFrame with integer counts (SUM over no rows gives NULL: that is 0)."""
+    frame = pd.DataFrame(rows, columns=names)
+    numeric = names[n_dims:]
+    return frame.assign(**{c: frame[c].fillna(0).astype("int64") for c in numeric})
+
+
+REPORT_COLUMNS = (
+    "invited",
+    "responded",
+    "response_rate",
+    "n",
+    "self_direction_mean",
+    "usefulness_mean",
+    "suppressed",
+)
+
+
+def cohort_table(
+    session: Session, dims: Sequence[str], period: Period, min_cell_size: int
+) -> pd.DataFrame:
+    """The full cohort table (cells and margins) with disclosure control applied."""
+    from analysis.cohorts import cohort_report
+
+    marks = {item: mark_cells(session, dims, period, item) for item in MARK_ITEMS}
+    return cohort_report(funnel_cells(session, dims, period), marks, dims, k=min_cell_size)
+
+
+def report_rows(
+    session: Session, dims: Sequence[str], period: Period, min_cell_size: int
+) -> list[dict[str, Any]]:
+    """The rows of `ervaringswijzer report`: one per cohort cell (no margins unless no dims)."""
+    from analysis.formatting import to_records
+
+    table = cohort_table(session, dims, period, min_cell_size)
+    if dims:
+        table = table[~table["is_total"]]
+    order = [table[d].map(GROUP_ORDER) if d == "group" else table[d] for d in dims]
+    if dims:
+        table = table.assign(**{f"_sort{i}": key for i, key in enumerate(order)}).sort_values(
+            [f"_sort{i}" for i in range(len(dims))]
+        )
+    return to_records(table[[*dims, *REPORT_COLUMNS]])
