@@ -1,4 +1,4 @@
-"""`ervaringswijzer report`: the infoblad table from real invitations and responses (DESIGN §4.4)."""
+"""`ervaringswijzer report`: the infoblad table from real invitations and responses."""
 
 from __future__ import annotations
 
