@@ -70,8 +70,9 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        smtp = smtplib.SMTP(timeout=self.timeout)
         try:
+            smtp.connect(self.host, self.port)
             if self.starttls:
                 smtp.starttls()
             if self.username:

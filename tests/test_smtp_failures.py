@@ -6,6 +6,8 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -134,32 +136,38 @@ def test_temporary_refusals_are_retried_and_unknown_addresses_bounce(database_ur
     app.extensions["db_engine"].dispose()
 
 
-def silent_server() -> tuple[socket.socket, int, threading.Event]:
-    """A TCP server that accepts connections and never says a word."""
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never says a word; yields its port."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
+    listener.settimeout(0.1)
     stop = threading.Event()
     held: list[socket.socket] = []
 
     def accept() -> None:
-        listener.settimeout(0.2)
         while not stop.is_set():
             try:
                 connection, _ = listener.accept()
-                held.append(connection)
-            except TimeoutError:
+            except (TimeoutError, OSError):
                 continue
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
         for connection in held:
             connection.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return listener, listener.getsockname()[1], stop
+        listener.close()
 
 
 def test_server_that_never_answers_times_out_and_is_retried(database_url, tmp_path):
-    listener, port, stop = silent_server()
-    try:
+    with silent_server() as port:
         app = make_test_app(
             database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_TIMEOUT=1
         )
@@ -172,9 +180,6 @@ def test_server_that_never_answers_times_out_and_is_retried(database_url, tmp_pa
         worker.join(timeout=20)
         assert not worker.is_alive(), "delivery hung on a silent server"
         elapsed = time.monotonic() - began
-    finally:
-        stop.set()
-        listener.close()
     result = outcome["result"]
     assert result.retried == 1 and result.delivered == 0
     assert elapsed < 10  # one timeout, not one per message
