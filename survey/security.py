@@ -6,6 +6,10 @@ carry a personal token in their URL, so they are never cached and never leak a R
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Mapping
+
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
@@ -31,7 +35,33 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+# Survey and opt-out links carry the personal token in their path.
+TOKEN_IN_PATH = re.compile(r"(/(?:s|afmelden)/)[A-Za-z0-9_%-]+")
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
+
+
+def redact(value: object) -> object:
+    """`value` with any survey token in a URL path replaced by `[token]`."""
+    return TOKEN_IN_PATH.sub(r"\1[token]", value) if isinstance(value, str) else value
+
+
+class RedactTokens(logging.Filter):
+    """Keeps tokens out of access logs (the dev server's and gunicorn's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {key: redact(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(redact(value) for value in record.args)
+        return True
+
+
 def init_app(app: Flask) -> None:
-    """Turn on CSRF protection and the security headers."""
+    """Turn on CSRF protection, the security headers and token redaction in access logs."""
     csrf.init_app(app)
     app.after_request(add_security_headers)
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import requests
@@ -56,3 +57,15 @@ def test_twenty_concurrent_posts_with_one_token_store_exactly_one_response(app):
         session = get_session()
         assert session.scalar(select(func.count(Response.id))) == 1
         assert session.get(Invitation, invitation_id).responded_at is not None
+
+
+def test_access_log_never_shows_the_token(app, caplog):
+    with app.app_context():
+        _, token = make_invited(get_session())
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    with live_server(app) as base_url:
+        assert requests.get(f"{base_url}/s/{token}", timeout=30).status_code == 200
+        assert requests.get(f"{base_url}/afmelden/{token}", timeout=30).status_code == 200
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/s/[token]" in logged and "/afmelden/[token]" in logged
+    assert token not in logged
