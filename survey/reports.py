@@ -77,28 +77,28 @@ def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _contact_dimension(name: str) -> ColumnElement:
-    columns = {
-        "group": Invitation.respondent_group,
-        "team": Episode.team,
-        "municipality": Episode.municipality,
-        "care_type": Episode.care_type,
-    }
-    if name in columns:
-        return columns[name].label(name)
-    return period_label(Episode.end_date, name).label(name)
+# Where each dimension lives in the two worlds; periods come from the end-of-care date.
+CONTACT_COLUMNS = {
+    "group": Invitation.respondent_group,
+    "team": Episode.team,
+    "municipality": Episode.municipality,
+    "care_type": Episode.care_type,
+    "period": Episode.end_date,
+}
+ANSWER_COLUMNS = {
+    "group": Response.respondent_group,
+    "team": Response.team,
+    "municipality": Response.municipality,
+    "care_type": Response.care_type,
+    "period": Response.end_month,
+}
 
 
-def _answer_dimension(name: str) -> ColumnElement:
-    columns = {
-        "group": Response.respondent_group,
-        "team": Response.team,
-        "municipality": Response.municipality,
-        "care_type": Response.care_type,
-    }
+def _dimension(name: str, columns: dict[str, Any]) -> ColumnElement:
+    """The labelled SQL expression of dimension `name` in one world's `columns`."""
     if name in columns:
         return columns[name].label(name)
-    return period_label(Response.end_month, name).label(name)
+    return period_label(columns["period"], name).label(name)
 
 
 def _count_if(condition: ColumnElement) -> ColumnElement:
@@ -119,7 +119,7 @@ class Period:
 
 def funnel_cells(session: Session, dims: Sequence[str], period: Period) -> pd.DataFrame:
     """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder."""
-    columns = [_contact_dimension(d) for d in dims]
+    columns = [_dimension(d, CONTACT_COLUMNS) for d in dims]
     sent = Invitation.sent_at.is_not(None)
     query = (
         select(
@@ -151,7 +151,7 @@ def funnel_cells(session: Session, dims: Sequence[str], period: Period) -> pd.Da
 
 def mark_cells(session: Session, dims: Sequence[str], period: Period, item: str) -> pd.DataFrame:
     """Per cohort cell for one mark item: n, sum, sumsq and count_1 … count_10."""
-    columns = [_answer_dimension(d) for d in dims]
+    columns = [_dimension(d, ANSWER_COLUMNS) for d in dims]
     value = ResponseAnswer.value_int
     query = (
         select(

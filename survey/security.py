@@ -30,10 +30,13 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if response.mimetype == "text/html":
+    if response.mimetype == "text/html" or request.path.startswith(PRIVATE_PATHS):
         headers["Cache-Control"] = "no-store"
     return response
 
+
+# Pages and downloads that must never be stored by a browser or a proxy.
+PRIVATE_PATHS = ("/staff", "/s/", "/afmelden/")
 
 # Survey and opt-out links carry the personal token in their path.
 TOKEN_IN_PATH = re.compile(r"(/(?:s|afmelden)/)[A-Za-z0-9_%-]+")

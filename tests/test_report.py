@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 from survey.models import utcnow
 from survey.questionnaires import load_questionnaires
@@ -89,3 +90,21 @@ def test_unknown_dimension_is_a_clear_usage_error(runner, db):
     assert result.exit_code == 2
     assert "unknown dimension 'colour'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_periods_are_labelled_alike_on_every_database(runner, db):
+    from datetime import date
+
+    fill_region(db)
+    ended = date.today() - timedelta(days=1)
+    expected = {
+        "month": f"{ended:%Y-%m}",
+        "quarter": f"{ended.year}-Q{(ended.month + 2) // 3}",
+        "year": f"{ended.year}",
+    }
+    for grain, label in expected.items():
+        output = runner.invoke(args=["report", "--by", grain, "--format", "json"]).output
+        rows = json.loads(output)["rows"]
+        assert [(row[grain], row["invited"], row["responded"]) for row in rows] == [
+            (label, 105, 30)
+        ]

@@ -61,6 +61,7 @@ def check_access() -> object:
 def init_app(app: Flask) -> None:
     """Register login handling, the access check and the staff blueprints."""
     from survey.staff import admin, views  # noqa: F401  (register routes)
+    from survey.staff.dashboard import bp as dashboard_bp
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
@@ -68,3 +69,4 @@ def init_app(app: Flask) -> None:
     app.before_request(check_access)
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(dashboard_bp)

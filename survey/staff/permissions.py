@@ -26,6 +26,9 @@ RULES: dict[str, frozenset[str]] = {
     "admin.users": ADMIN,
     "admin.update_user": ADMIN,
     "admin.audit_log": ADMIN,
+    "dashboard.index": ANALYSTS,
+    "dashboard.chart": ANALYSTS,
+    "dashboard.export_csv": ANALYSTS,
 }
 
 
