@@ -7,7 +7,10 @@ document.querySelectorAll("[data-spec-url]").forEach(function (element) {
       return vegaEmbed(element, spec, {
         ast: true,
         expr: window.vegaExpressionInterpreter,
-        actions: { export: true, source: false, compiled: false, editor: false },
+        // The actions menu styles itself with an inline <style>, which the CSP refuses;
+        // downloads are offered as links next to the table instead.
+        actions: false,
+        defaultStyle: false,
       });
     })
     .catch(function () { element.hidden = true; });
