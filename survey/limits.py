@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -17,6 +17,7 @@ limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
 SIGN_IN_PER_IP = "20 per 15 minutes"
 SIGN_IN_PER_ACCOUNT = "5 per 15 minutes"
 MFA_PER_IP = "10 per 15 minutes"
+MFA_PER_ACCOUNT = "5 per 15 minutes"
 UNKNOWN_TOKENS_PER_IP = "30 per 10 minutes"
 
 
@@ -31,6 +32,11 @@ def account_key() -> str:
     except AccountError:
         email = email.strip().lower()
     return "account:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def pending_account_key() -> str:
+    """The rate-limit key of the account waiting for its second factor (from any IP)."""
+    return f"mfa:{session.get('pending_user', 'none')}"
 
 
 def init_app(app: Flask) -> None:

@@ -23,7 +23,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from survey.invitations import new_token
-from survey.limits import SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP, UNKNOWN_TOKENS_PER_IP, limiter
+from survey.limits import (
+    MFA_PER_ACCOUNT,
+    SIGN_IN_PER_ACCOUNT,
+    SIGN_IN_PER_IP,
+    UNKNOWN_TOKENS_PER_IP,
+    limiter,
+)
 from survey.models import AuditEvent, Episode, ResponseAnswer, StaffSession, StaffUser, utcnow
 from survey.staff.accounts import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, normalise_email
 from survey.staff.passwords import hash_password
@@ -562,3 +568,17 @@ def test_staff_emails_cannot_carry_markup_and_template_text_stays_text(app, runn
     audit_page = get(admin, "/staff/admin/audit").get_data(as_text=True)
     assert_inert(audit_page)
     assert f"<td>{templated}</td>" in audit_page and "49@example.org" not in audit_page
+
+
+def test_code_guessing_is_throttled_per_account_from_any_ip(client, db):
+    user, password, secret = make_staff(db, "quality")
+    assert submit_password(client, user.email, password).status_code == 302
+    wrong = "000000" if totp_code(secret) != "000000" else "111111"
+    statuses = []
+    for n in range(7):
+        env = {"environ_base": {"REMOTE_ADDR": f"10.0.1.{n + 1}"}}  # a botnet: a new IP each try
+        token = csrf_token(get(client, MFA_URL, **env).get_data(as_text=True))
+        answer = request(client, "POST", MFA_URL, data={"csrf_token": token, "code": wrong}, **env)
+        statuses.append(answer.status_code)
+    allowed = limit_of(MFA_PER_ACCOUNT).amount
+    assert statuses == [400] * allowed + [429] * (7 - allowed)

@@ -14,7 +14,15 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey import audit
 from survey.db import get_session
-from survey.limits import MFA_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP, account_key, limiter
+from survey.limits import (
+    MFA_PER_ACCOUNT,
+    MFA_PER_IP,
+    SIGN_IN_PER_ACCOUNT,
+    SIGN_IN_PER_IP,
+    account_key,
+    limiter,
+    pending_account_key,
+)
 from survey.models import StaffUser, utcnow
 from survey.staff import SignedIn, bp
 from survey.staff.accounts import (
@@ -101,6 +109,13 @@ def _pending_user() -> StaffUser | None:
 
 @bp.route("/mfa", methods=["GET", "POST"])
 @limiter.limit(MFA_PER_IP, methods=["POST"], on_breach=_throttled_sign_in)
+@limiter.limit(
+    MFA_PER_ACCOUNT,
+    key_func=pending_account_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 400,
+    on_breach=_throttled_sign_in,
+)
 def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     """The second step: a TOTP code, or setting up the authenticator app the first time."""
     user = _pending_user()
