@@ -55,6 +55,35 @@ def _readable(row: dict[str, Any], dims: Sequence[str]) -> list[str]:
     ]
 
 
+def report_xlsx(rows: list[dict[str, Any]], dims: Sequence[str], k: int) -> bytes:
+    """The report as an XLSX workbook: user text is always a string cell, never a formula."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Ervaringswijzer"
+    columns = [
+        *dims,
+        "invited",
+        "responded",
+        "response_rate",
+        "self_direction_mean",
+        "usefulness_mean",
+    ]
+    sheet.append([*(HEADERS[c] for c in columns), "Opmerking"])
+    for row in rows:
+        row = {**row, "group": GROUPS.get(row.get("group"), row.get("group"))}
+        sheet.append([*(row[c] for c in columns), SUPPRESSED_NOTE if row["suppressed"] else None])
+        for cell, column in zip(sheet[sheet.max_row], columns, strict=False):
+            if column in dims:
+                cell.data_type = "s"  # text from the data is a string cell, never a formula
+    sheet.append([])
+    sheet.append([f"Groepen met minder dan {k} reacties worden niet getoond."])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 def render_report(rows: list[dict[str, Any]], dims: Sequence[str], fmt: str, k: int) -> str:
     """The report in `fmt` (table, csv, json or md)."""
     if fmt == "json":

@@ -59,3 +59,23 @@ def test_invalid_query_values_fall_back_to_defaults(app, db):
     page = get(client, "/staff/dashboard/?by=%3Cscript%3E&from=gisteren&to=2026-13-45")
     assert page.status_code == 200
     assert "<script>" not in page.get_data(as_text=True).split("<main")[1].split("<script src")[0]
+
+
+def test_excel_export_has_the_figures_and_never_a_formula(app, db):
+    from openpyxl import load_workbook
+
+    fill_region(db)
+    small_team(db, '=HYPERLINK("http://x")')
+    client, _ = signed_in_client(app, db, "quality")
+    export = get(client, "/staff/dashboard/export.xlsx?by=team")
+    assert export.status_code == 200
+    sheet = load_workbook(io.BytesIO(export.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("Groep", "Team", "Uitgezet", "Respons")
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert all(cell.data_type != "f" for cell in cells)  # no formula anywhere
+    hidden = [row for row in rows if row and row[1] and "HYPERLINK" in str(row[1])]
+    assert hidden and all(row[3] is None and row[-1] == "te weinig reacties" for row in hidden)
+    cohorts = [row for row in rows[1:] if row and row[0] in ("Jongeren", "Ouders")]
+    assert sum(row[2] for row in cohorts if row[0] == "Jongeren") == 37
+    assert sum(row[2] for row in cohorts if row[0] == "Ouders") == 69  # 68 + the small team

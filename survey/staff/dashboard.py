@@ -114,6 +114,22 @@ def chart() -> Response:
     return jsonify(response_rate_chart(_rows(("group", by), period), by))
 
 
+@bp.route("/export.xlsx")
+def export_xlsx() -> Response:
+    """The breakdown as XLSX: text cells are strings, suppression noted per row."""
+    from survey.report_output import report_xlsx
+
+    by, period = _request_report()
+    dims = ("group", by)
+    body = report_xlsx(_rows(dims, period), dims, current_app.config["MIN_CELL_SIZE"])
+    audit.record(get_session(), "export", object_type="report", object_id=f"group,{by} xlsx")
+    return Response(
+        body,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="ervaringswijzer-{by}.xlsx"'},
+    )
+
+
 @bp.route("/export.csv")
 def export_csv() -> Response:
     """The breakdown as CSV: formula-safe, with the suppression visible."""

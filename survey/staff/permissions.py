@@ -29,6 +29,7 @@ RULES: dict[str, frozenset[str]] = {
     "dashboard.index": ANALYSTS,
     "dashboard.chart": ANALYSTS,
     "dashboard.export_csv": ANALYSTS,
+    "dashboard.export_xlsx": ANALYSTS,
 }
 
 
