@@ -12,7 +12,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-GROUP_LABELS = {"youth": "Jongeren", "parent": "Ouders"}
+from analysis.formatting import GROUP_LABELS
 
 
 def response_rate_chart(rows: Iterable[Mapping[str, Any]], dimension: str) -> dict[str, Any]:

@@ -35,7 +35,6 @@ from survey.transports import PermanentMailError, TransientMailError, Transport
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 300
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 # Transient failures are retried until the link expires; a message without one for this long.
@@ -255,7 +254,7 @@ def deliver_outbox(
     released for the next pass instead of waiting for the same timeout message after message.
     """
     worker = worker or default_worker_name()
-    lease = timedelta(seconds=config.get("OUTBOX_LEASE_SECONDS", LEASE_SECONDS))
+    lease = timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
     result = DeliveryResult()
     started = now()
     try:

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from analysis.disclosure import SUPPRESSED_NOTE
-from analysis.formatting import format_count, format_mark, format_rate, infoblad_table
+from analysis.formatting import (
+    GROUP_LABELS,
+    format_count,
+    format_mark,
+    format_rate,
+    infoblad_table,
+)
 
 HEADERS = {
     "group": "Groep",
@@ -30,7 +36,6 @@ HEADERS = {
     "self_direction_mean": "Ervaren eigen regie",
     "usefulness_mean": "Hoe nuttig was de hulp?",
 }
-GROUPS = {"youth": "Jongeren", "parent": "Ouders"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,7 +47,7 @@ def formula_safe(value: object) -> object:
 
 
 def _readable(row: dict[str, Any], dims: Sequence[str]) -> list[str]:
-    cells = [GROUPS.get(row[d], row[d]) if d == "group" else str(row[d]) for d in dims]
+    cells = [GROUP_LABELS.get(row[d], row[d]) if d == "group" else str(row[d]) for d in dims]
     cells.append(format_count(row["invited"]))
     if row["suppressed"]:
         return [*cells, SUPPRESSED_NOTE, "", "", ""]
@@ -55,14 +60,9 @@ def _readable(row: dict[str, Any], dims: Sequence[str]) -> list[str]:
     ]
 
 
-def report_xlsx(rows: list[dict[str, Any]], dims: Sequence[str], k: int) -> bytes:
-    """The report as an XLSX workbook: user text is always a string cell, never a formula."""
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Ervaringswijzer"
-    columns = [
+def report_columns(dims: Sequence[str]) -> list[str]:
+    """The columns every tabular format shows, after the dimensions."""
+    return [
         *dims,
         "invited",
         "responded",
@@ -70,9 +70,19 @@ def report_xlsx(rows: list[dict[str, Any]], dims: Sequence[str], k: int) -> byte
         "self_direction_mean",
         "usefulness_mean",
     ]
+
+
+def report_xlsx(rows: list[dict[str, Any]], dims: Sequence[str], k: int) -> bytes:
+    """The report as an XLSX workbook: user text is always a string cell, never a formula."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Ervaringswijzer"
+    columns = report_columns(dims)
     sheet.append([*(HEADERS[c] for c in columns), "Opmerking"])
     for row in rows:
-        row = {**row, "group": GROUPS.get(row.get("group"), row.get("group"))}
+        row = {**row, "group": GROUP_LABELS.get(row.get("group"), row.get("group"))}
         sheet.append([*(row[c] for c in columns), SUPPRESSED_NOTE if row["suppressed"] else None])
         for cell, column in zip(sheet[sheet.max_row], columns, strict=False):
             if column in dims:
@@ -90,14 +100,7 @@ def render_report(rows: list[dict[str, Any]], dims: Sequence[str], fmt: str, k: 
         return json.dumps({"min_cell_size": k, "rows": rows}, ensure_ascii=False, indent=2)
     if fmt == "md" and tuple(dims) == ("group",):
         return infoblad_table(rows)
-    columns = [
-        *dims,
-        "invited",
-        "responded",
-        "response_rate",
-        "self_direction_mean",
-        "usefulness_mean",
-    ]
+    columns = report_columns(dims)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
