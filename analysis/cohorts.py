@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.disclosure import TOTAL, suppress
 from analysis.scores import additive_columns, mark_statistics
@@ -92,19 +93,58 @@ def response_rates(cells: pd.DataFrame) -> pd.DataFrame:
             are used when present.
 
     Returns:
-        A copy with `response_rate` (responded / sent), and when the inputs exist `open_rate`
+        A copy with `response_rate` (responded / sent) and its 95% Wilson score interval
+        `response_rate_ci_low` / `response_rate_ci_high`, and when the inputs exist `open_rate`
         (opened / sent) and `after_reminder_share` (after_reminder / responded); each NaN where
         its denominator is 0 or unknown.
     """
     missing = [c for c in ("sent", "responded") if c not in cells.columns]
     if missing:
         raise ValueError(f"missing column(s): {', '.join(missing)}")
-    ratios = {"response_rate": _ratio(cells["responded"], cells["sent"])}
+    low, high = proportion_interval(cells["responded"], cells["sent"])
+    ratios = {
+        "response_rate": _ratio(cells["responded"], cells["sent"]),
+        "response_rate_ci_low": low,
+        "response_rate_ci_high": high,
+    }
     if "opened" in cells.columns:
         ratios["open_rate"] = _ratio(cells["opened"], cells["sent"])
     if "after_reminder" in cells.columns:
         ratios["after_reminder_share"] = _ratio(cells["after_reminder"], cells["responded"])
     return cells.assign(**ratios)
+
+
+def proportion_interval(
+    successes: pd.Series, trials: pd.Series, *, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score interval of successes / trials, per cell.
+
+    Wilson rather than the textbook normal interval: it stays inside 0-1 and keeps its coverage
+    for the small cohorts and the rates near 0 or 1 that a team-by-quarter table is full of.
+
+    Args:
+        successes: e.g. responded per cell.
+        trials: e.g. sent per cell.
+        confidence: two-sided coverage (default 0.95).
+
+    Returns:
+        (low, high) arrays, NaN where trials is 0 or unknown.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    k = successes.to_numpy(dtype=float, na_value=np.nan)
+    n = trials.to_numpy(dtype=float, na_value=np.nan)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe_n = np.where(n > 0, n, 1)
+        p = k / safe_n
+        centre = (p + z * z / (2 * safe_n)) / (1 + z * z / safe_n)
+        half = z / (1 + z * z / safe_n) * np.sqrt(p * (1 - p) / safe_n + z * z / (4 * safe_n**2))
+    valid = n > 0
+    # Rounding can put an end a hair past the observed rate at 0 or 1 responses; clamp it.
+    low = np.clip(np.minimum(centre - half, p), 0, 1)
+    high = np.clip(np.maximum(centre + half, p), 0, 1)
+    return np.where(valid, low, np.nan), np.where(valid, high, np.nan)
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> np.ndarray:

@@ -35,6 +35,18 @@ HEADERS = {
     "response_rate": "Responspercentage",
     "self_direction_mean": "Ervaren eigen regie",
     "usefulness_mean": "Hoe nuttig was de hulp?",
+    "response_rate_ci_low": "Respons 95%-BI laag",
+    "response_rate_ci_high": "Respons 95%-BI hoog",
+    "opened": "Geopend",
+    "open_rate": "Geopend (deel)",
+    "bounced": "Onbestelbaar",
+    "opted_out": "Afgemeld",
+    "after_reminder": "Respons na herinnering",
+    "after_reminder_share": "Respons na herinnering (deel)",
+    "invited_share": "Deel van uitgezet",
+    "response_share": "Deel van respons",
+    "rate_ratio": "Respons t.o.v. totaal",
+    "representation": "Vertegenwoordiging",
 }
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -72,21 +84,86 @@ def report_columns(dims: Sequence[str]) -> list[str]:
     ]
 
 
-def report_xlsx(rows: list[dict[str, Any]], dims: Sequence[str], k: int) -> bytes:
-    """The report as an XLSX workbook: user text is always a string cell, never a formula."""
+ITEM_LABELS = {"self_direction": "Eigen regie", "usefulness": "Nuttig"}
+ITEM_HEADERS = {
+    "n": "n",
+    "mean": "gemiddelde",
+    "sd": "SD",
+    "ci_low": "95%-BI laag",
+    "ci_high": "95%-BI hoog",
+    **{f"count_{mark}": f"aantal {mark}" for mark in range(1, 11)},
+}
+for _item, _label in ITEM_LABELS.items():
+    for _name, _header in ITEM_HEADERS.items():
+        # The means keep the infoblad's wording, which the CLI report prints.
+        HEADERS.setdefault(f"{_item}_{_name}", f"{_label} {_header}")
+
+EXPORT_COLUMNS = (
+    "invited",
+    "responded",
+    "response_rate",
+    "response_rate_ci_low",
+    "response_rate_ci_high",
+    "opened",
+    "open_rate",
+    "bounced",
+    "opted_out",
+    "after_reminder",
+    "after_reminder_share",
+    *(f"{item}_{name}" for item in ITEM_LABELS for name in ITEM_HEADERS),
+)
+"""Every figure of a cohort table, for the dashboard's CSV and Excel downloads."""
+
+REPRESENTATION_COLUMNS = (
+    "invited",
+    "responded",
+    "response_rate",
+    "response_rate_ci_low",
+    "response_rate_ci_high",
+    "invited_share",
+    "response_share",
+    "rate_ratio",
+    "representation",
+)
+
+REPRESENTATION_LABELS = {
+    "under": "ondervertegenwoordigd",
+    "over": "oververtegenwoordigd",
+    "as_expected": "zoals verwacht",
+}
+
+
+def table_csv(rows: list[dict[str, Any]], dims: Sequence[str], columns: Sequence[str]) -> str:
+    """Rows as CSV with machine column names, formula-safe, and a `suppressed` column."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*dims, *columns, "suppressed"])
+    for row in rows:
+        cells = [formula_safe(row.get(c)) for c in [*dims, *columns]]
+        writer.writerow([*cells, row["suppressed"]])
+    return out.getvalue()
+
+
+def table_xlsx(
+    rows: list[dict[str, Any]], dims: Sequence[str], columns: Sequence[str], k: int
+) -> bytes:
+    """Rows as an XLSX workbook: user text is always a string cell, never a formula."""
     from openpyxl import Workbook
 
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Ervaringswijzer"
-    columns = report_columns(dims)
-    sheet.append([*(HEADERS[c] for c in columns), "Opmerking"])
+    sheet.append([*(HEADERS[c] for c in [*dims, *columns]), "Opmerking"])
     for row in rows:
-        row = {**row, "group": GROUP_LABELS.get(row.get("group"), row.get("group"))}
-        sheet.append([*(row[c] for c in columns), SUPPRESSED_NOTE if row["suppressed"] else None])
-        for cell, column in zip(sheet[sheet.max_row], columns, strict=False):
-            if column in dims:
-                cell.data_type = "s"  # text from the data is a string cell, never a formula
+        row = {
+            **row,
+            "group": GROUP_LABELS.get(row.get("group"), row.get("group")),
+            "representation": REPRESENTATION_LABELS.get(row.get("representation")),
+        }
+        note = SUPPRESSED_NOTE if row["suppressed"] else None
+        sheet.append([*(row.get(c) for c in [*dims, *columns]), note])
+        for cell in sheet[sheet.max_row][: len(dims)]:
+            cell.data_type = "s"  # text from the data is a string cell, never a formula
     sheet.append([])
     sheet.append([f"Groepen met minder dan {k} reacties worden niet getoond."])
     out = io.BytesIO()

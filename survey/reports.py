@@ -203,18 +203,42 @@ def cohort_table(
     return cohort_report(funnel_cells(session, dims, period), marks, dims, k=min_cell_size)
 
 
+def cohort_rows(
+    session: Session,
+    dims: Sequence[str],
+    period: Period,
+    min_cell_size: int,
+    *,
+    margins: bool = False,
+) -> list[dict[str, Any]]:
+    """Every figure of the cohort table as plain rows, suppression applied, in reading order.
+
+    Rows carry the funnel, the rates with their interval, and per mark item n, mean, SD,
+    interval and the 1-10 counts. With `margins`, the subtotal rows (dimension value `TOTAL`)
+    are included and sort last; `suppression_reason` never leaves this function, since it would
+    tell which hidden cells are below k.
+    """
+    from analysis.disclosure import TOTAL
+    from analysis.formatting import to_records
+
+    table = cohort_table(session, dims, period, min_cell_size)
+    if dims and not margins:
+        table = table[~table["is_total"]]
+    rows = to_records(table.drop(columns=["suppression_reason"]))
+
+    def key(row: dict[str, Any]) -> tuple:
+        return tuple(
+            (row[d] == TOTAL, GROUP_ORDER.get(row[d], 0) if d == "group" else str(row[d]))
+            for d in dims
+        )
+
+    return sorted(rows, key=key)
+
+
 def report_rows(
     session: Session, dims: Sequence[str], period: Period, min_cell_size: int
 ) -> list[dict[str, Any]]:
     """The rows of `ervaringswijzer report`: one per cohort cell (no margins unless no dims)."""
-    from analysis.formatting import to_records
-
-    table = cohort_table(session, dims, period, min_cell_size)
-    if dims:
-        table = table[~table["is_total"]]
-    order = [table[d].map(GROUP_ORDER) if d == "group" else table[d] for d in dims]
-    if dims:
-        table = table.assign(**{f"_sort{i}": key for i, key in enumerate(order)}).sort_values(
-            [f"_sort{i}" for i in range(len(dims))]
-        )
-    return to_records(table[[*dims, *REPORT_COLUMNS]])
+    columns = [*dims, *REPORT_COLUMNS]
+    rows = cohort_rows(session, dims, period, min_cell_size)
+    return [{column: row[column] for column in columns} for row in rows]

@@ -1,81 +1,277 @@
-"""The dashboard for quality staff and viewers: the report's figures, never small groups."""
+"""The dashboard for quality staff: funnel, marks, distribution, trend, breakdowns, exports."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
+from datetime import date, timedelta
 
+import numpy as np
+import pytest
+from scipy import stats
 from sqlalchemy import select
 
 from survey.models import AuditEvent, utcnow
 from survey.questionnaires import load_questionnaires
 from survey.responses import submit_response
 from tests.factories import make_episode, make_invited
-from tests.pages import text_of
+from tests.pages import csrf_token, text_of
 from tests.staff_helpers import get, signed_in_client
-from tests.test_report import fill_region
+from tests.test_report import PARENTS, YOUTH, fill_region
+
+
+def page_text(client, url: str) -> str:
+    page = get(client, url)
+    assert page.status_code == 200
+    return text_of(page.get_data(as_text=True))
 
 
 def test_quality_staff_see_the_infoblad_figures(app, db):
     fill_region(db)
     client, _ = signed_in_client(app, db, "quality")
-    page = get(client, "/staff/dashboard/?by=team")
-    assert page.status_code == 200
-    text = text_of(page.get_data(as_text=True))
+    text = page_text(client, "/staff/dashboard/?by=team")
     assert "Jongeren 37 11 30% 8,09 8,00" in text
     assert "Ouders 68 19 28% 7,74 7,21" in text
-    assert 'data-spec-url="/staff/dashboard/chart.json?by=team"' in page.get_data(as_text=True)
+
+
+def test_marks_show_n_mean_sd_interval_and_the_distribution(app, db):
+    fill_region(db)
+    client, _ = signed_in_client(app, db, "quality")
+    text = page_text(client, "/staff/dashboard/")
+    for label, marks in (("Jongeren", YOUTH), ("Ouders", PARENTS)):
+        values = np.array([m[0] for m in marks], dtype=float)  # eigen regie
+        sd = np.std(values, ddof=1)
+        low, high = stats.t.interval(
+            0.95, len(values) - 1, np.mean(values), sd / len(values) ** 0.5
+        )
+        expected = (
+            f"{label} Ervaren eigen regie (1-10) {len(values)} "
+            f"{np.mean(values):.2f} {sd:.2f} {low:.2f} – {high:.2f}".replace(".", ",")
+        )
+        assert expected in text
+    # 1-10 counts of "eigen regie" for youths: ten 8s and one 9.
+    assert "Jongeren 0 0 0 0 0 0 0 10 1 0" in text
+    assert "Ouders 0 0 0 0 0 0 5 14 0 0" in text
+
+
+def answer_through_the_site(app, token: str, marks: tuple[int, int] | None) -> None:
+    """A family opens its link (and answers when `marks` is given), with the page's CSRF token."""
+    family = app.test_client()
+    page = family.get(f"/s/{token}")
+    assert page.status_code == 200
+    if marks:
+        data = {"csrf_token": csrf_token(page.get_data(as_text=True))}
+        data.update(self_direction=str(marks[0]), usefulness=str(marks[1]))
+        assert family.post(f"/s/{token}", data=data).status_code == 302
+
+
+def opt_out_through_the_site(app, token: str) -> None:
+    family = app.test_client()
+    page = family.get(f"/afmelden/{token}").get_data(as_text=True)
+    assert (
+        family.post(f"/afmelden/{token}", data={"csrf_token": csrf_token(page)}).status_code == 200
+    )
+
+
+def test_the_funnel_counts_every_invitation_sent(app, db):
+    """12 sent: 10 opened, 8 answered (3 after the reminder), 1 bounced, 1 opted out."""
+    tokens = []
+    for n in range(12):
+        invitation, token = make_invited(db, respondent_group="parent", email=f"f{n}@example.org")
+        tokens.append((invitation, token))
+    for n, (_, token) in enumerate(tokens[:10]):
+        answer_through_the_site(app, token, (7, 8) if n < 8 else None)
+    opt_out_through_the_site(app, tokens[10][1])
+    db.expire_all()
+    tokens[11][0].bounced_at = utcnow()  # the SMTP 5xx path is tested in test_smtp_failures
+    for invitation, _ in tokens[:3]:
+        invitation.reminded_at = invitation.responded_at - timedelta(hours=1)
+    db.commit()
+
+    client, _ = signed_in_client(app, db, "quality")
+    text = page_text(client, "/staff/dashboard/")
+    # Sent, opened (share), responses, rate (Wilson 95%), bounced, opted out, after reminder.
+    low, high = stats.binomtest(8, 12).proportion_ci(method="wilson")
+    rate = f"67% ({round(low * 100)}% – {round(high * 100)}%)"
+    assert f"Ouders 12 10 (83%) 8 {rate} 1 1 3 (38%)" in text
+
+
+def region_over_two_quarters(db) -> None:
+    """Parents in Q1 and Q2 2026: 20 sent / 8 answered and 10 sent / 6 answered."""
+    questionnaire = load_questionnaires()["parent"]
+    for end, sent, answered, mark in ((date(2026, 2, 10), 20, 8, 6), (date(2026, 5, 10), 10, 6, 9)):
+        for n in range(sent):
+            episode = make_episode(db, end_date=end)
+            invitation, _ = make_invited(db, episode=episode, respondent_group="parent")
+            if n < answered:
+                answers = {"self_direction": mark, "usefulness": mark}
+                assert submit_response(db, invitation, questionnaire, answers, "nl", utcnow())
+
+
+def test_trend_per_quarter_with_interval_and_a_chart_band(app, db):
+    region_over_two_quarters(db)
+    client, _ = signed_in_client(app, db, "viewer")
+    text = page_text(client, "/staff/dashboard/?grain=quarter&measure=usefulness")
+    assert re.search(r"2026-Q1 Ouders 20 40% \(\d+% – \d+%\) 6,00 \(6,00 – 6,00\)", text)
+    assert re.search(r"2026-Q2 Ouders 10 60% \(\d+% – \d+%\) 9,00", text)
+    spec = get(client, "/staff/dashboard/chart/trend.json?grain=quarter&measure=usefulness")
+    spec = spec.get_json()
+    points = {row["period"]: row["value"] for rows in spec["datasets"].values() for row in rows}
+    assert points == {"2026-Q1": 6.0, "2026-Q2": 9.0}
+    assert spec["layer"][0]["mark"]["type"] == "area"  # the interval band
+
+
+def test_a_large_team_that_answers_less_is_flagged_under_represented(app, db):
+    questionnaire = load_questionnaires()["parent"]
+    for team, sent, answered in (
+        ("Team Laag", 60, 6),
+        ("Team Hoog", 60, 30),
+        ("Team Midden", 60, 18),
+    ):
+        for n in range(sent):
+            invitation, _ = make_invited(db, episode=make_episode(db, team=team))
+            if n < answered:
+                answers = {"self_direction": 8, "usefulness": 8}
+                assert submit_response(db, invitation, questionnaire, answers, "nl", utcnow())
+    client, _ = signed_in_client(app, db, "quality")
+    text = page_text(client, "/staff/dashboard/?by=team&by2=")
+    assert re.search(r"Team Laag 60 33% 11% 10% \(\d+% – \d+%\) Ondervertegenwoordigd", text)
+    assert re.search(r"Team Hoog 60 33% 56% 50% \(\d+% – \d+%\) Oververtegenwoordigd", text)
+    assert re.search(r"Team Midden 60 33% 33% 30% \(\d+% – \d+%\) Zoals verwacht", text)
 
 
 def small_team(db, name: str) -> None:
+    """A team with one response (marks 1 and 1): below any MIN_CELL_SIZE above 1."""
     episode = make_episode(db, team=name)
     invitation, _ = make_invited(db, episode=episode, respondent_group="parent")
     answers = {"self_direction": 1, "usefulness": 1}
     assert submit_response(db, invitation, load_questionnaires()["parent"], answers, "nl", utcnow())
 
 
-def test_small_groups_are_hidden_in_table_chart_and_export(app, db):
+CHARTS = ("breakdown", "trend", "distribution-self_direction", "distribution-usefulness")
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_charts_leave_out_small_groups_and_download_as_svg_and_png(app, db, chart):
     fill_region(db)
-    small_team(db, '=HYPERLINK("http://x")')
+    small_team(db, "Team Klein")
     client, _ = signed_in_client(app, db, "viewer")
-    page = text_of(get(client, "/staff/dashboard/?by=team").get_data(as_text=True))
-    assert "te weinig reacties" in page
-    spec = json.loads(get(client, "/staff/dashboard/chart.json?by=team").get_data(as_text=True))
-    drawn = [row["Cohort"] for rows in spec["datasets"].values() for row in rows]
-    assert drawn and not any("HYPERLINK" in cohort for cohort in drawn)
-    export = get(client, "/staff/dashboard/export.csv?by=team")
+    query = "by=team&grain=month&measure=self_direction"
+    spec = get(client, f"/staff/dashboard/chart/{chart}.json?{query}").get_json()
+    data = [row for rows in spec["datasets"].values() for row in rows]
+    assert data, "the chart has data"
+    assert not any("Klein" in json.dumps(row) for row in data)
+    if chart.startswith("distribution"):  # per group, and both groups are large enough
+        assert {row["group"] for row in data} == {"Jongeren", "Ouders"}
+
+    svg = get(client, f"/staff/dashboard/chart/{chart}.svg?{query}")
+    assert svg.headers["Content-Type"].startswith("image/svg+xml")
+    assert svg.get_data(as_text=True).startswith("<svg") and "Klein" not in svg.get_data(
+        as_text=True
+    )
+    png = get(client, f"/staff/dashboard/chart/{chart}.png?{query}")
+    assert png.get_data()[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(png.get_data()[16:20], "big")
+    assert width >= 640  # drawn at twice the export width, ready for print
+    db.rollback()
+    exports = db.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "export")).all()
+    assert f"{chart} svg" in exports and f"{chart} png" in exports
+
+
+def test_an_unknown_chart_is_not_found(app, db):
+    client, _ = signed_in_client(app, db, "viewer")
+    assert get(client, "/staff/dashboard/chart/secret.svg").status_code == 404
+    assert get(client, "/staff/dashboard/chart/trend.pdf").status_code == 404
+
+
+TABLES = ("groups", "trend", "breakdown", "representativeness")
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_exports_without_small_groups_or_formulas(app, db, table):
+    from openpyxl import load_workbook
+
+    fill_region(db)
+    small_team(db, '=HYPERLINK("http://x","y")')
+    client, _ = signed_in_client(app, db, "quality")
+    query = f"table={table}&by=team&by2=group"
+    export = get(client, f"/staff/dashboard/export.csv?{query}")
     assert export.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
-    hidden = [r for r in rows if "HYPERLINK" in r["team"]]
-    assert hidden and all(r["team"].startswith("'=") for r in hidden)  # formula-safe
-    assert all(r["suppressed"] == "True" and r["responded"] == "" for r in hidden)
+    assert rows
+    for row in rows:
+        if row["suppressed"] == "True":
+            public = ("group", "team", "month", "invited_share")  # invitations are public
+            figures = [v for k, v in row.items() if k not in public]
+            shown = [v for v in figures if v not in ("", "True")]
+            assert shown == [row["invited"]] * len(shown)  # only the invitation counts remain
+        elif "team" in row:
+            assert "HYPERLINK" not in row["team"]
+    hidden = [r for r in rows if "HYPERLINK" in r.get("team", "")]
+    if table in ("breakdown", "representativeness"):
+        assert hidden and all(r["team"].startswith("'=") for r in hidden)  # formula-safe
+
+    workbook = get(client, f"/staff/dashboard/export.xlsx?{query}")
+    sheet = load_workbook(io.BytesIO(workbook.get_data())).active
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    header = [cell.value for cell in sheet[1]]
+    assert header[-1] == "Opmerking"
+    for values in sheet.iter_rows(min_row=2, values_only=True):
+        if values and values[-1] == "te weinig reacties":
+            assert "Respons" in header and values[header.index("Respons")] is None
+
+
+def test_excel_export_of_the_groups_has_the_infoblad_figures(app, db):
+    from openpyxl import load_workbook
+
+    fill_region(db)
+    client, _ = signed_in_client(app, db, "quality")
+    export = get(client, "/staff/dashboard/export.xlsx?table=groups")
+    sheet = load_workbook(io.BytesIO(export.get_data())).active
+    header = [cell.value for cell in sheet[1]]
+    rows = {
+        row[0]: dict(zip(header, row, strict=True))
+        for row in sheet.iter_rows(2, 4, values_only=True)
+    }
+    assert (rows["Jongeren"]["Uitgezet"], rows["Jongeren"]["Respons"]) == (37, 11)
+    assert (rows["Ouders"]["Uitgezet"], rows["Ouders"]["Respons"]) == (68, 19)
+    assert rows["Jongeren"]["Ervaren eigen regie"] == pytest.approx(89 / 11)
+    assert rows["Ouders"]["Hoe nuttig was de hulp?"] == pytest.approx(137 / 19)
+    assert rows["Totaal"]["Uitgezet"] == 105
     db.rollback()
-    assert db.scalars(select(AuditEvent.action).where(AuditEvent.action == "export")).all()
+    assert "groups xlsx" in db.scalars(select(AuditEvent.object_id)).all()
+
+
+def test_two_dimensions_show_cells_and_totals(app, db):
+    fill_region(db)
+    client, _ = signed_in_client(app, db, "quality")
+    text = page_text(client, "/staff/dashboard/?by=team&by2=group")
+    # fill_region spreads each group over Team 0, 1 and 2; their totals are the infoblad's.
+    assert "Jongeren Totaal 37 11 30% 8,09 8,00" in text
+    assert "Totaal Totaal 105 30 29%" in text
 
 
 def test_invalid_query_values_fall_back_to_defaults(app, db):
     client, _ = signed_in_client(app, db, "quality")
-    page = get(client, "/staff/dashboard/?by=%3Cscript%3E&from=gisteren&to=2026-13-45")
+    url = "/staff/dashboard/?by=%3Cscript%3E&by2=x&grain=day&measure=y&from=gisteren&to=2026-13-45"
+    page = get(client, url)
     assert page.status_code == 200
     assert "<script>" not in page.get_data(as_text=True).split("<main")[1].split("<script src")[0]
+    assert get(client, "/staff/dashboard/export.csv?table=nothing").status_code == 200
 
 
-def test_excel_export_has_the_figures_and_never_a_formula(app, db):
-    from openpyxl import load_workbook
-
+def test_the_dashboard_loads_nothing_from_another_origin(app, db):
     fill_region(db)
-    small_team(db, '=HYPERLINK("http://x")')
-    client, _ = signed_in_client(app, db, "quality")
-    export = get(client, "/staff/dashboard/export.xlsx?by=team")
-    assert export.status_code == 200
-    sheet = load_workbook(io.BytesIO(export.get_data())).active
-    rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == ("Groep", "Team", "Uitgezet", "Respons")
-    cells = [cell for row in sheet.iter_rows() for cell in row]
-    assert all(cell.data_type != "f" for cell in cells)  # no formula anywhere
-    hidden = [row for row in rows if row and row[1] and "HYPERLINK" in str(row[1])]
-    assert hidden and all(row[3] is None and row[-1] == "te weinig reacties" for row in hidden)
-    cohorts = [row for row in rows[1:] if row and row[0] in ("Jongeren", "Ouders")]
-    assert sum(row[2] for row in cohorts if row[0] == "Jongeren") == 37
-    assert sum(row[2] for row in cohorts if row[0] == "Ouders") == 69  # 68 + the small team
+    client, _ = signed_in_client(app, db, "viewer")
+    page = get(client, "/staff/dashboard/").get_data(as_text=True)
+    sources = re.findall(r'(?:src|href|data-spec-url|action)="([^"]*)"', page)
+    assert sources and all(s.startswith(("/", "#")) for s in sources), sources
+    for script in re.findall(r'<script src="([^"]+)"', page):
+        response = get(client, script)
+        assert response.status_code == 200
+        response.close()
+    for spec_url in re.findall(r'data-spec-url="([^"]+)"', page):
+        spec = get(client, spec_url.replace("&amp;", "&")).get_json()
+        assert "url" not in spec.get("data", {}) and "datasets" in spec  # data inline, no fetch

@@ -181,7 +181,9 @@ def matrix(matrix_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
     with database(app) as db:
         accounts = {role: make_staff(db, role) for role in STAFF_ROLES}
         target = make_staff(db, "viewer")[0]
-    matrix = Matrix(app, accounts, url_values={"user_id": target.id})
+    matrix = Matrix(
+        app, accounts, url_values={"user_id": target.id, "name": "trend", "fmt": "json"}
+    )
     anonymous = app.test_client()
     matrix.clients["anonymous"] = anonymous
     matrix.tokens["anonymous"] = csrf_token(get(anonymous, LOGIN_URL).text)

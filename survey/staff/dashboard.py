@@ -1,39 +1,23 @@
-"""The dashboard for quality staff and viewers: the infoblad table and a breakdown per cohort.
+"""The dashboard for quality staff and viewers: who answers, and what they think.
 
-Every figure comes from `survey.reports` with disclosure control applied; the chart is drawn in
-the browser by vega-embed from the app's own static files, with a table beside it.
+Every figure comes from `survey.staff.dashboard_figures`, which reads disclosure-controlled cohort
+tables; charts are drawn in the browser by vega-embed from the app's own static files, each with
+a table beside it, and can be downloaded as SVG or PNG (rendered on the server by vl-convert).
 """
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from survey import audit
 from survey.db import get_session
-from survey.report_output import render_report
-from survey.reports import Period, ReportError, parse_dimensions, report_rows
+from survey.staff import dashboard_figures as figures
+from survey.staff.dashboard_figures import DashboardQuery
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff/dashboard")
 
-
-@bp.context_processor
-def _labels() -> dict:
-    from flask_babel import lazy_gettext as _l
-
-    return {
-        "dimension_labels": {
-            "group": _l("Group"),
-            "quarter": _l("Quarter"),
-            "month": _l("Month"),
-            "year": _l("Year"),
-            "team": _l("Team"),
-            "municipality": _l("Municipality"),
-            "care_type": _l("Care type"),
-        },
-        "group_labels": {"youth": _l("Youths"), "parent": _l("Parents")},
-    }
+EXPORT_WIDTH = 640
+"""Chart width in pixels in SVG and PNG downloads (the page itself fills its column)."""
 
 
 @bp.app_template_filter("count_nl")
@@ -57,88 +41,92 @@ def _mark(value: object) -> str:
     return format_mark(value)
 
 
-BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
-
-
-def _request_report() -> tuple[str, Period]:
-    """The breakdown and period asked for in the query string (safe defaults when invalid)."""
-    by = request.args.get("by", "quarter")
-    if by not in BREAKDOWNS:
-        by = "quarter"
-    try:
-        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
-        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
-        period = Period(start, end)
-    except (ValueError, ReportError):
-        period = Period()
-    return by, period
-
-
-def _rows(dims: tuple[str, ...], period: Period) -> list[dict]:
-    return report_rows(get_session(), dims, period, current_app.config["MIN_CELL_SIZE"])
+def _min_cell_size() -> int:
+    return current_app.config["MIN_CELL_SIZE"]
 
 
 @bp.route("/")
 def index() -> str:
-    """The headline table and the breakdown by group × the chosen dimension."""
-    by, period = _request_report()
-    headline = _rows(("group",), period)
-    breakdown = _rows(parse_dimensions(["group", by]), period)
+    """Every view of the dashboard for the chosen period and breakdown."""
+    query = DashboardQuery.from_args(request.args)
     return render_template(
         "staff/dashboard.html",
-        headline=headline,
-        breakdown=breakdown,
-        by=by,
-        breakdowns=BREAKDOWNS,
-        period=period,
-        query=_query(by, period),
+        query=query,
+        args=query.args(),
+        figures=figures.dashboard_figures(get_session(), query, _min_cell_size()),
+        options=figures,
+        dimension_label=figures.dimension_label,
+        measure_label=figures.measure_label,
+        value_labels=figures.value_labels(),
+        items=figures.MARK_ITEMS,
     )
 
 
-def _query(by: str, period: Period) -> dict[str, str]:
-    """The query string that asks for the same breakdown and period."""
-    query = {"by": by}
-    if period.start:
-        query["from"] = period.start.isoformat()
-    if period.end:
-        query["to"] = period.end.isoformat()
-    return query
+@bp.route("/chart/<name>.<fmt>")
+def chart(name: str, fmt: str) -> Response:
+    """Chart `name` as a Vega-Lite spec (json) or drawn as svg or png; no suppressed cell."""
+    if name not in figures.CHARTS or fmt not in ("json", "svg", "png"):
+        abort(404)
+    query = DashboardQuery.from_args(request.args)
+    width = "container" if fmt == "json" else EXPORT_WIDTH
+    spec = figures.chart_spec(get_session(), query, _min_cell_size(), name, width=width)
+    if fmt == "json":
+        return jsonify(spec)
+    import vl_convert
 
-
-@bp.route("/chart.json")
-def chart() -> Response:
-    """The Vega-Lite spec of the breakdown chart (suppressed cells are not in its data)."""
-    from analysis.charts import response_rate_chart
-
-    by, period = _request_report()
-    return jsonify(response_rate_chart(_rows(("group", by), period), by))
-
-
-@bp.route("/export.xlsx")
-def export_xlsx() -> Response:
-    """The breakdown as XLSX: text cells are strings, suppression noted per row."""
-    from survey.report_output import report_xlsx
-
-    by, period = _request_report()
-    dims = ("group", by)
-    body = report_xlsx(_rows(dims, period), dims, current_app.config["MIN_CELL_SIZE"])
-    audit.record(get_session(), "export", object_type="report", object_id=f"group,{by} xlsx")
+    audit.record(get_session(), "export", object_type="chart", object_id=f"{name} {fmt}")
+    if fmt == "svg":
+        body, mimetype = vl_convert.vegalite_to_svg(spec, format_locale="nl-NL"), "image/svg+xml"
+    else:
+        body, mimetype = (
+            vl_convert.vegalite_to_png(spec, scale=2, format_locale="nl-NL"),
+            "image/png",
+        )
     return Response(
         body,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="ervaringswijzer-{by}.xlsx"'},
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="ervaringswijzer-{name}.{fmt}"'},
     )
+
+
+def _export(fmt: str) -> tuple[bytes | str, str]:
+    from survey.report_output import (
+        EXPORT_COLUMNS,
+        REPRESENTATION_COLUMNS,
+        table_csv,
+        table_xlsx,
+    )
+
+    query = DashboardQuery.from_args(request.args)
+    table = request.args.get("table", "breakdown")
+    if table not in figures.TABLES:
+        table = "breakdown"
+    dims, rows = figures.table_rows(get_session(), query, _min_cell_size(), table)
+    columns = REPRESENTATION_COLUMNS if table == "representativeness" else EXPORT_COLUMNS
+    audit.record(get_session(), "export", object_type="report", object_id=f"{table} {fmt}")
+    filename = f"ervaringswijzer-{table}.{fmt}"
+    if fmt == "csv":
+        return table_csv(rows, dims, columns), filename
+    return table_xlsx(rows, dims, columns, _min_cell_size()), filename
 
 
 @bp.route("/export.csv")
 def export_csv() -> Response:
-    """The breakdown as CSV: formula-safe, with the suppression visible."""
-    by, period = _request_report()
-    dims = ("group", by)
-    body = render_report(_rows(dims, period), dims, "csv", current_app.config["MIN_CELL_SIZE"])
-    audit.record(get_session(), "export", object_type="report", object_id=f"group,{by}")
+    """A dashboard table as CSV: every figure, formula-safe, with the suppression visible."""
+    body, filename = _export("csv")
     return Response(
         body,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="ervaringswijzer-{by}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/export.xlsx")
+def export_xlsx() -> Response:
+    """A dashboard table as XLSX: text cells are strings, suppression noted per row."""
+    body, filename = _export("xlsx")
+    return Response(
+        body,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -11,6 +11,10 @@ document.querySelectorAll("[data-spec-url]").forEach(function (element) {
         // downloads are offered as links next to the table instead.
         actions: false,
         defaultStyle: false,
+        // vega-tooltip would add its own <style> element; its look is in site.css instead.
+        tooltip: { disableDefaultStyle: true },
+        // Dutch number notation, as in the tables: 8,09 and 30%.
+        formatLocale: { decimal: ",", thousands: ".", grouping: [3], currency: ["€\u00a0", ""] },
       });
     })
     .catch(function () { element.hidden = true; });

@@ -1,0 +1,217 @@
+"""What the dashboard shows, assembled from disclosure-controlled cohort tables.
+
+Three cubes per page, each queried in SQL and suppressed as a whole by `survey.reports`:
+groups (the infoblad table, the funnel, the marks and their 1-10 distribution), group × month
+or quarter (the trend), and the chosen breakdown of one or two dimensions with its margins.
+The representativeness view is read off the breakdown's own margins, so it publishes no figure
+that the breakdown table does not already account for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from analysis.disclosure import TOTAL
+from survey.reports import MARK_ITEMS, Period, ReportError, cohort_rows
+
+PERIODS = ("month", "quarter", "year")
+BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
+SECOND_DIMENSIONS = ("group", "quarter", "year", "team", "municipality", "care_type")
+TREND_GRAINS = ("quarter", "month")
+MEASURES = ("response_rate", *MARK_ITEMS)
+CHARTS = ("breakdown", "trend", *(f"distribution-{item}" for item in MARK_ITEMS))
+TABLES = ("groups", "trend", "breakdown", "representativeness")
+
+
+@dataclass(frozen=True)
+class DashboardQuery:
+    """The choices in the dashboard's filter form; invalid values fall back to defaults."""
+
+    by: str = "quarter"
+    by2: str | None = "group"
+    grain: str = "quarter"
+    measure: str = "response_rate"
+    period: Period = field(default_factory=Period)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> DashboardQuery:
+        """Read the query string; never fails (a bad value gives the default)."""
+        by = args.get("by", cls.by)
+        by = by if by in BREAKDOWNS else cls.by
+        by2: str | None = args.get("by2", "group")
+        if by2 not in SECOND_DIMENSIONS:
+            by2 = None if by2 == "" else "group"
+        if by2 == by or (by2 in PERIODS and by in PERIODS):
+            by2 = None  # one period grain at a time: month × quarter is not a cross-table
+        grain = args.get("grain", cls.grain)
+        measure = args.get("measure", cls.measure)
+        try:
+            start = date.fromisoformat(args["from"]) if args.get("from") else None
+            end = date.fromisoformat(args["to"]) if args.get("to") else None
+            period = Period(start, end)
+        except (ValueError, ReportError):
+            period = Period()
+        return cls(
+            by=by,
+            by2=by2,
+            grain=grain if grain in TREND_GRAINS else cls.grain,
+            measure=measure if measure in MEASURES else cls.measure,
+            period=period,
+        )
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """The breakdown's dimensions, the second one (often group) first."""
+        return (self.by2, self.by) if self.by2 else (self.by,)
+
+    def args(self) -> dict[str, str]:
+        """The query string that asks for the same view."""
+        query = {"by": self.by, "by2": self.by2 or "", "grain": self.grain}
+        query["measure"] = self.measure
+        if self.period.start:
+            query["from"] = self.period.start.isoformat()
+        if self.period.end:
+            query["to"] = self.period.end.isoformat()
+        return query
+
+
+def is_cell(row: Mapping[str, Any], dims: tuple[str, ...]) -> bool:
+    """True for a cohort cell, False for a margin (subtotal or total) row."""
+    return not any(row[d] == TOTAL for d in dims)
+
+
+def group_rows(session: Session, query: DashboardQuery, k: int) -> list[dict[str, Any]]:
+    """Youths, parents and their total: funnel, marks and distributions."""
+    return cohort_rows(session, ("group",), query.period, k, margins=True)
+
+
+def trend_rows(session: Session, query: DashboardQuery, k: int) -> list[dict[str, Any]]:
+    """Group × month or quarter, cells only."""
+    return cohort_rows(session, ("group", query.grain), query.period, k)
+
+
+def breakdown_rows(session: Session, query: DashboardQuery, k: int) -> list[dict[str, Any]]:
+    """The chosen breakdown with every margin."""
+    return cohort_rows(session, query.dims, query.period, k, margins=True)
+
+
+def representativeness_rows(
+    breakdown: list[dict[str, Any]], query: DashboardQuery
+) -> list[dict[str, Any]]:
+    """Each value of `by` (both groups together) against the overall response rate."""
+    from analysis.formatting import to_records
+    from analysis.representativeness import representativeness
+
+    by_margin = [r for r in breakdown if r[query.by] != TOTAL and _second_is_total(r, query)]
+    overall = next(r for r in breakdown if all(r[d] == TOTAL for d in query.dims))
+    if not by_margin:
+        return []
+    table = representativeness(
+        pd.DataFrame(by_margin), sent=overall["sent"] or 0, responded=overall["responded"] or 0
+    )
+    return to_records(table)
+
+
+def _second_is_total(row: Mapping[str, Any], query: DashboardQuery) -> bool:
+    return query.by2 is None or row[query.by2] == TOTAL
+
+
+def dashboard_figures(session: Session, query: DashboardQuery, k: int) -> dict[str, Any]:
+    """Every table of the dashboard page for `query`."""
+    groups = group_rows(session, query, k)
+    breakdown = breakdown_rows(session, query, k)
+    return {
+        "groups": groups,
+        "headline": [r for r in groups if r["group"] != TOTAL],
+        "trend": trend_rows(session, query, k),
+        "breakdown": breakdown,
+        "representativeness": representativeness_rows(breakdown, query),
+    }
+
+
+def table_rows(
+    session: Session, query: DashboardQuery, k: int, table: str
+) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """The dimensions and rows of one downloadable table."""
+    if table == "groups":
+        return ("group",), group_rows(session, query, k)
+    if table == "trend":
+        return ("group", query.grain), trend_rows(session, query, k)
+    breakdown = breakdown_rows(session, query, k)
+    if table == "representativeness":
+        return (query.by,), representativeness_rows(breakdown, query)
+    return query.dims, breakdown
+
+
+def value_labels() -> dict[str, str]:
+    """Display names of dimension values that are codes or the margin label."""
+    return {"youth": _("Youths"), "parent": _("Parents"), TOTAL: _("Total")}
+
+
+def chart_spec(
+    session: Session, query: DashboardQuery, k: int, name: str, *, width: int | str
+) -> dict[str, Any]:
+    """The Vega-Lite spec of chart `name` (one of CHARTS) for `query`."""
+    from analysis import charts
+
+    labels = value_labels()
+    if name == "breakdown":
+        rows = [r for r in breakdown_rows(session, query, k) if is_cell(r, query.dims)]
+        text = {
+            "title": _("Response rate with %(level)s interval", level="95%"),
+            "cohort": dimension_label(query.by),
+            "series": dimension_label(query.by2) if query.by2 else "",
+            "rate": _("Response rate"),
+        }
+        return charts.response_rate_chart(
+            rows, query.by, query.by2, text=text, labels=labels, width=width
+        )
+    if name == "trend":
+        text = {
+            "title": measure_label(query.measure),
+            "period": dimension_label(query.grain),
+            "value": measure_label(query.measure),
+            "group": _("Group"),
+        }
+        rows = trend_rows(session, query, k)
+        return charts.trend_chart(
+            rows, query.grain, query.measure, text=text, labels=labels, width=width
+        )
+    item = name.removeprefix("distribution-")
+    text = {
+        "title": _("Marks given: %(item)s", item=measure_label(item)),
+        "mark": _("Mark"),
+        "share": _("Share of responses"),
+        "group": _("Group"),
+    }
+    rows = [r for r in group_rows(session, query, k) if r["group"] != TOTAL]
+    return charts.distribution_chart(rows, item, text=text, labels=labels, width=width)
+
+
+def dimension_label(name: str | None) -> str:
+    """The display name of a dimension."""
+    return {
+        "group": _("Group"),
+        "quarter": _("Quarter"),
+        "month": _("Month"),
+        "year": _("Year"),
+        "team": _("Team"),
+        "municipality": _("Municipality"),
+        "care_type": _("Care type"),
+    }.get(name or "", "")
+
+
+def measure_label(name: str) -> str:
+    """The display name of a trend measure or mark item."""
+    return {
+        "response_rate": _("Response rate"),
+        "self_direction": _("Say over the help (1-10)"),
+        "usefulness": _("Usefulness (1-10)"),
+    }[name]
