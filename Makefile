@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# deduce builds its name and place lookup structures once per install (over a minute);
+	# do it here, so no request and no test waits for it.
+	$(BIN)/python -m survey.deidentify --prepare
 	touch $(STAMP)
 
 install: $(STAMP) translations
