@@ -193,3 +193,58 @@ def distribution_chart(
         .properties(title=text["title"], width=width)
     )
     return chart.to_dict()
+
+
+def marks_chart(
+    rows: Iterable[Mapping[str, Any]],
+    items: Mapping[str, str],
+    *,
+    text: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+    width: Width = "container",
+) -> dict[str, Any]:
+    """The mean mark of each question per respondent group, with its 95% interval.
+
+    Args:
+        rows: report rows by `group` with `suppressed`, `{item}_mean`, `{item}_ci_low` and
+            `{item}_ci_high` for each item.
+        items: item id → question label, in display order.
+        text: `title`, `question`, `mark`, `group`.
+        labels: display names of group values.
+        width: see `Width`.
+
+    Returns:
+        The Vega-Lite specification.
+    """
+    labels = labels or {}
+    records = [
+        {
+            "group": _label(row["group"], labels),
+            "question": label,
+            "mean": float(row[f"{item}_mean"]),
+            "low": float(row[f"{item}_ci_low"]) if row.get(f"{item}_ci_low") is not None else None,
+            "high": (
+                float(row[f"{item}_ci_high"]) if row.get(f"{item}_ci_high") is not None else None
+            ),
+        }
+        for row in rows
+        for item, label in items.items()
+        if not row.get("suppressed") and row.get(f"{item}_mean") is not None
+    ]
+    data = pd.DataFrame(records, columns=["group", "question", "mean", "low", "high"])
+    base = alt.Chart(data).encode(
+        x=alt.X("question:N", title=None, sort=list(items.values()), axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("group:N", sort=None),
+    )
+    bars = base.mark_bar().encode(
+        y=alt.Y("mean:Q", scale=alt.Scale(domain=[0, 10]), title=text["mark"]),
+        color=alt.Color("group:N", title=text["group"], sort=None),
+        tooltip=[
+            alt.Tooltip("group:N", title=text["group"]),
+            alt.Tooltip("question:N", title=text["question"]),
+            alt.Tooltip("mean:Q", format=".2f", title=text["mark"]),
+        ],
+    )
+    whiskers = base.mark_rule(color="#1b1b1b").encode(y="low:Q", y2="high:Q")
+    chart = alt.layer(bars, whiskers, data=data).properties(title=text["title"], width=width)
+    return chart.to_dict()

@@ -110,13 +110,28 @@ def infoblad_table(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> str:
     """The infoblad results table in Markdown: one column per respondent group.
 
     Args:
+        rows: as for `infoblad_cells`.
+
+    Returns:
+        The Markdown table, columns Jongeren then Ouders (only groups present), without a
+        trailing newline. A suppressed group shows `SUPPRESSED_NOTE` in every row.
+    """
+    header, *body = infoblad_cells(rows)
+    lines = [_markdown_row(header), "|" + "---|" * len(header)]
+    return "\n".join([*lines, *(_markdown_row(cells) for cells in body)])
+
+
+def infoblad_cells(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """The infoblad results table as text cells: a header row, then funnel and mark rows.
+
+    Args:
         rows: one row per respondent group with `group` (``youth``/``parent``), `invited`,
             `responded`, `response_rate`, `self_direction_mean`, `usefulness_mean` and
             `suppressed`. Margin rows (`is_total` or group `TOTAL`) are skipped.
 
     Returns:
-        The Markdown table, columns Jongeren then Ouders (only groups present), without a
-        trailing newline. A suppressed group shows `SUPPRESSED_NOTE` in every row.
+        ``[["", "Jongeren", "Ouders"], [FUNNEL_LABEL, …], [mark label, …], …]`` with only the
+        groups present, in that order.
 
     Raises:
         ValueError: for an unknown group or a group given twice.
@@ -133,15 +148,13 @@ def infoblad_table(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> str:
             raise ValueError(f"respondent group {group!r} appears twice")
         by_group[group] = record
     groups = [g for g in GROUP_LABELS if g in by_group]
-
-    lines = [
-        _markdown_row(["", *(GROUP_LABELS[g] for g in groups)]),
-        "|" + "---|" * (len(groups) + 1),
-        _markdown_row([FUNNEL_LABEL, *(_funnel_cell(by_group[g]) for g in groups)]),
+    cells = [
+        ["", *(GROUP_LABELS[g] for g in groups)],
+        [FUNNEL_LABEL, *(_funnel_cell(by_group[g]) for g in groups)],
     ]
     for column, label in INFOBLAD_MARKS:
-        lines.append(_markdown_row([label, *(_mark_cell(by_group[g], column) for g in groups)]))
-    return "\n".join(lines)
+        cells.append([label, *(_mark_cell(by_group[g], column) for g in groups)])
+    return cells
 
 
 def _markdown_row(cells: Iterable[str]) -> str:

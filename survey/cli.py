@@ -72,11 +72,15 @@ def import_episodes_command(file: Path) -> None:
 @click.option("--today", type=TODAY, help="Act as if it is this day (YYYY-MM-DD).")
 @with_appcontext
 def send_command(today: object) -> None:
-    """Create due invitation messages and deliver the outbox once."""
+    """Create due invitation messages, deliver the outbox once, de-identify new comments."""
+    from survey.quotes import prepare_comments
     from survey.sending import send_once
 
     result = send_once(get_session(), current_app.config, _today(today) or date.today())
     click.echo(result.summary())
+    prepared = prepare_comments(get_session(), current_app.config["PROVIDER_NAME"])
+    if prepared:
+        click.echo(f"De-identified {prepared} new comment(s) for review.")
 
 
 @click.command("worker")
@@ -222,6 +226,8 @@ def demo_command(seed: int, today: object, if_empty: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
+    from survey.quotes_cli import infoblad_command, quotes_group
+
     commands = (
         db_group,
         import_episodes_command,
@@ -231,6 +237,8 @@ def init_app(app: Flask) -> None:
         users_group,
         report_command,
         demo_command,
+        quotes_group,
+        infoblad_command,
     )
     for command in commands:
         app.cli.add_command(command)

@@ -96,12 +96,13 @@ def _lexicon(name: str) -> frozenset[str]:
 # Ordinary words that are also first names; a lower-case word is only a name when it is not one.
 EXTRA_COMMON = frozenset(
     """
-    best hoorn beek lent ede haren wijk zuid noord oost west mark ee lemmer
+    best hoorn beek lent ede haren wijk zuid noord oost west ee lemmer
     al bij dan dat de die doe door echt een eens elk en fijn gaan gewoon goed graag had heb hem
     hij hoe hoop iets ik in is je jij juf kan kon las lief mag maar me meer met mij mijn moe na
     naar niet nie nog nu of om ook op over rust soms ster toen tot uit van vaak veel voor wat we
     wel wil zag ze zei zij zo zon zus zoon zorg zeer zag zin vrij want wie waar was werd wordt
-    vos storm heer dag nacht mei juni april kind broer mee
+    vos storm heer dag nacht mei juni april kind broer mee super top prima bedankt dank toppie
+    geweldig helemaal fantastisch topper lieverd schat
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
@@ -197,9 +198,19 @@ EMAIL = re.compile(r"\b([\w.+-]+@[\w-]+(?:\.[\w-]+)+)\b")
 class Deidentifier:
     """Replaces identifying details in family comments with readable placeholders."""
 
-    def __init__(self, known: dict[str, Iterable[str]] | None = None) -> None:
-        """`known`: kind → names from the data (e.g. "team", "place", "institution")."""
+    def __init__(
+        self, known: dict[str, Iterable[str]] | None = None, provider: str | None = None
+    ) -> None:
+        """`known`: kind → names from the data ("team", "place", "institution").
+
+        `provider`: the provider's own name. On its own it identifies nobody (the quotes box
+        names it anyway) and stays; followed by a place or team word ("MetMaya Leusden",
+        "MetMaya-Noord") it points to one team and becomes "[team]".
+        """
         self._known = []
+        if provider:
+            team_of_provider = rf"(?<!\w){re.escape(provider)}(?:[\s-]+{CAPITALISED})+"
+            self._known.append((re.compile(team_of_provider), "team"))
         known = dict(known or {})
         known["institution"] = [*known.get("institution", ()), *INSTITUTIONS]
         for kind, names in known.items():
@@ -209,9 +220,13 @@ class Deidentifier:
                 pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
                 self._known.append((pattern, kind))
 
-    def deidentify(self, text: str) -> Deidentified:
-        """The text with every found identifier replaced by its placeholder."""
-        spans = [*self._deduce_spans(text), *self._rule_spans(text)]
+    def deidentify(self, text: str, language: str = "nl") -> Deidentified:
+        """The text with every found identifier replaced by its placeholder.
+
+        The lower-case name and place rules only run on Dutch text: their word lists are Dutch,
+        and English writers capitalise names anyway.
+        """
+        spans = [*self._deduce_spans(text), *self._rule_spans(text, informal=language == "nl")]
         merged = _merge(spans)
         out, placeholders, cursor = [], [], 0
         length = 0
@@ -228,12 +243,15 @@ class Deidentifier:
 
     def _deduce_spans(self, text: str) -> list[Span]:
         document = engine().deidentify(text)
+        common = _common_words()
         return [
             Span(a.start_char, a.end_char, DEDUCE_KINDS.get(a.tag.split("_")[0], "number"))
             for a in document.annotations
+            # deduce reads a capitalised "Super." as a first name; family text is full of these.
+            if not (a.tag.startswith("persoon") and a.text.lower() in common)
         ]
 
-    def _rule_spans(self, text: str) -> list[Span]:
+    def _rule_spans(self, text: str, *, informal: bool) -> list[Span]:
         spans = []
         for pattern, kind in self._known:
             spans += [Span(m.start(), m.end(), kind) for m in pattern.finditer(text)]
@@ -251,13 +269,12 @@ class Deidentifier:
             (ORGANISATION, "institution"),
         ):
             spans += [Span(m.start(1), m.end(1), kind) for m in pattern.finditer(text)]
-        spans += self._names(text)
+        spans += self._names(text, informal=informal)
         return spans
 
-    def _names(self, text: str) -> list[Span]:
-        """Names after a title, and first names written in lower case."""
-        common = _lexicon("whitelist/lst_common_word") | _lexicon("whitelist/lst_stop_word")
-        common |= EXTRA_COMMON
+    def _names(self, text: str, *, informal: bool) -> list[Span]:
+        """Names after a title, and (informal Dutch) names and places written in lower case."""
+        common = _common_words()
         spans = []
         first_names = _lexicon("names/lst_first_name")
         surnames = _lexicon("names/lst_surname")
@@ -268,10 +285,13 @@ class Deidentifier:
             if head.lower() in common or not looks_like_name:
                 continue
             spans.append(Span(match.start(1), match.end(1), "name"))
+        if not informal:
+            return spans
         places = _lexicon("locations/lst_placename")
         for match in LOWER_WORD.finditer(text):
             word = match.group(0)
-            if len(word) > 3 and word in places and word not in common | first_names:
+            before = PLACE_PREPOSITION.search(text, 0, match.start())
+            if before and word in places and word not in common | first_names:
                 spans.append(Span(match.start(), match.end(), "place"))
             elif word in first_names and word not in common:
                 end = match.end()
@@ -282,6 +302,18 @@ class Deidentifier:
         return spans
 
 
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """Ordinary words, so never a name on their own: deduce's whitelists plus our own list."""
+    return (
+        _lexicon("whitelist/lst_common_word") | _lexicon("whitelist/lst_stop_word") | EXTRA_COMMON
+    )
+
+
+# A place name in lower case only counts after a word that introduces a place ("in zeist").
+PLACE_PREPOSITION = re.compile(
+    r"\b(?i:in|uit|naar|bij|te|vanuit|richting|rond|omgeving|buurt|wonen|woon|woont)\s+$"
+)
 LOWER_WORD = re.compile(r"\b[a-zà-ÿ][a-zà-ÿ'-]{2,}\b")
 SURNAME_TAIL = re.compile(rf"(?:\s+{INTERFIX})*\s+([a-zà-ÿ][a-zà-ÿ'-]{{2,}})\b")
 INTERFIXES = frozenset({"van", "de", "der", "den", "ten", "ter", "te", "het"})
@@ -293,7 +325,10 @@ def _merge(spans: list[Span]) -> list[Span]:
     for span in sorted(spans, key=lambda s: (s.start, -(s.end - s.start))):
         if merged and span.start < merged[-1].end:
             last = merged[-1]
-            kind = last.kind if (last.end - last.start) >= (span.end - span.start) else span.kind
+            longer = last if (last.end - last.start) >= (span.end - span.start) else span
+            other = span if longer is last else last
+            # "number" is deduce's catch-all: a rule that knows what the digits are wins.
+            kind = other.kind if longer.kind == "number" else longer.kind
             merged[-1] = Span(last.start, max(last.end, span.end), kind)
         else:
             merged.append(span)

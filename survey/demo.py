@@ -25,6 +25,7 @@ from survey.demo_texts import comment_pool
 from survey.invitations import clock, hash_token, new_token, survey_url
 from survey.models import STAFF_ROLES, Episode, Invitation, utcnow
 from survey.questionnaires import Questionnaire, load_questionnaires
+from survey.quotes import prepare_comments
 from survey.responses import submit_response
 from survey.staff.accounts import create_user
 
@@ -170,6 +171,8 @@ def load_demo(
         session.add_all(episodes[start : start + BATCH_SIZE])
         session.commit()
     responses, comments = submit_answers(session, rng, due)
+    # As the worker would: de-identify the comments, so the quotes queue has work in it.
+    prepare_comments(session, config["PROVIDER_NAME"])
     create_demo_staff(session)
     invitations = [i for e in episodes for i in e.invitations]
     result = DemoResult(

@@ -1,10 +1,10 @@
 """SQLAlchemy models of the two worlds of DESIGN §3.
 
 Contact world (personal data, short-lived): `Episode`, `Invitation`, `OutboxMessage`.
-Answer world (pseudonymous, long-lived): `Response` and `ResponseAnswer`. No column of the answer
-world points to the contact world: a response carries copies of the cohort attributes only, and
-its primary key is a random UUID so that neither its order nor its key can be matched with the
-moment an invitation was marked as answered. `tests/test_privacy_schema.py` guards this.
+Answer world (pseudonymous, long-lived): `Response`, `ResponseAnswer` and `Comment`. No column of
+the answer world points to the contact world: a response carries copies of the cohort attributes
+only, and its primary key is a random UUID so that neither its order nor its key can be matched
+with the moment an invitation was marked as answered. `tests/test_schema.py` guards this.
 
 All timestamps are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
 """
@@ -263,3 +263,36 @@ class ResponseAnswer(Base):
     response: Mapped[Response] = relationship(back_populates="answers")
 
     __table_args__ = (Index("ix_response_answer_item_id", "item_id"),)
+
+
+QUOTE_STATUSES = ("new", "approved", "rejected")
+
+
+class Comment(Base):
+    """The de-identified form of a response's comment, and its quote review when consented.
+
+    Answer world: keyed by the response, no reference to staff (who decided is in the audit log).
+    `deidentified_text` is NULL until background work has run deduce on it; `quote_status` is
+    NULL when the author gave no quote consent, and then the comment can never become a quote.
+    """
+
+    __tablename__ = "comment"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    deidentified_text: Mapped[str | None] = mapped_column(Text)
+    placeholders: Mapped[str | None] = mapped_column(Text)  # JSON [[start, end], …]
+    safety_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    quote_status: Mapped[str | None] = mapped_column(String(10))
+    quote_text: Mapped[str | None] = mapped_column(Text)  # the reviewed, possibly edited text
+
+    response: Mapped[Response] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "quote_status IS NULL OR quote_status IN ('new', 'approved', 'rejected')",
+            name="quote_status",
+        ),
+        Index("ix_comment_quote_status", "quote_status"),
+    )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from survey.models import Invitation, Response, ResponseAnswer
 from survey.questionnaires import SCALE_VALUES, Item, Questionnaire
+from survey.quotes import record_comment
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,23 @@ def submit_response(
         questionnaire_version=questionnaire.version,
         language=language,
     )
+    comment = ""
     for item in items:
         value = answers.get(item.id)
         if item.type == "text":
             text = clean_text(value) if isinstance(value, str) else ""
             if text:
                 response.answers.append(ResponseAnswer(item_id=item.id, value_text=text))
+                comment = text if item.id == "comment" else comment
         elif item.type == "consent":
             if value:
                 response.answers.append(ResponseAnswer(item_id=item.id, value_int=1))
         elif isinstance(value, int) and not isinstance(value, bool):
             response.answers.append(ResponseAnswer(item_id=item.id, value_int=value))
     session.add(response)
+    if comment:
+        consent = any(i.id == "quote_consent" and answers.get(i.id) for i in items)
+        session.add(record_comment(response, consent))
     session.commit()
     log.debug("response stored (%s)", questionnaire.name)
     return True

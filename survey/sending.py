@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from survey.invitations import InviteResult, clock, create_due_invitation_messages
 from survey.mail import DeliveryResult, count_due, deliver_outbox, queue_invitation_messages
 from survey.models import utcnow
+from survey.quotes import prepare_comments
 from survey.transports import make_transport
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,13 @@ def run_worker(
     try:
         while not stopping:
             result = deliver_outbox(session, make_transport(config), config)
+            # New comments are de-identified here, off the request path (deduce loads slowly);
+            # whatever goes wrong there, mail delivery goes on.
+            try:
+                prepare_comments(session, config["PROVIDER_NAME"])
+            except Exception:
+                session.rollback()
+                log.exception("preparing comments failed; delivery goes on")
             totals.add(result)
             if report and (
                 result.delivered or result.reminders or result.retried or result.bounced

@@ -67,3 +67,28 @@ def make_invited(
     invitation.expires_at = now + timedelta(days=expires_in_days)
     session.commit()
     return invitation, token
+
+
+def make_comment(
+    session: Session, text: str, *, consent: bool = True, group: str = "parent", **episode: Any
+) -> str:
+    """A response with `text` as its comment, submitted through the real service; its id."""
+    from survey.models import Comment
+    from survey.questionnaires import load_questionnaires
+    from survey.responses import submit_response
+
+    episode.setdefault("youth_age", 17)
+    invitation, _ = make_invited(
+        session, episode=make_episode(session, **episode), respondent_group=group
+    )
+    answers: dict[str, Any] = {"self_direction": 8, "usefulness": 7, "comment": text}
+    answers["quote_consent"] = consent
+    assert submit_response(
+        session, invitation, load_questionnaires()[group], answers, "nl", utcnow()
+    )
+    comments = session.query(Comment).order_by(Comment.response_id).all()
+    return next(c.response_id for c in comments if c.response.answers and _text_of(c) == text)
+
+
+def _text_of(comment: Any) -> str | None:
+    return next((a.value_text for a in comment.response.answers if a.item_id == "comment"), None)

@@ -193,3 +193,11 @@ def signed_in_client(
     else:
         user, password, secret = make_staff(db, role, **make_options)  # type: ignore[arg-type]
     return sign_in(client, user.email, password, secret), user
+
+
+# URL arguments that differ per route: a format each route really serves.
+URL_FORMATS = {
+    "/staff/dashboard/chart/<name>.<fmt>": "json",
+    "/staff/quotes/export.<fmt>": "csv",
+    "/staff/quotes/infoblad.<fmt>": "md",
+}

@@ -1,10 +1,12 @@
 """De-identification of quote candidates, measured on corpora of invented family comments.
 
 `tests/data/quote_corpus.json` (101 comments, 167 planted identifiers, 65 clean sentences) was
-written for these tests and the informal-text rules were tuned on it. `quote_corpus_holdout.json`
-(40 comments, 70 identifiers) was written afterwards by someone who had not seen the code; its
-first figure was 56/70, and after one look at the misses (general rules added: place names in
-lower case, organisation words, "van" in school names) 66/70. Both are printed by the test run.
+written for these tests and the informal-text rules were tuned on it; it marks the provider's own
+name as an identifier, which we keep on purpose when it stands alone (3 of its misses).
+`quote_corpus_holdout.json` (40 comments, 70 identifiers) was written afterwards by someone who
+had not seen the code; its first figure was 56/70, and after one look at the misses (general
+rules added: place names in lower case, organisation words, "van" in school names) 66/70. Both
+are printed by the test run.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ DATA = Path(__file__).parent / "data"
 KNOWN = {
     "team": ["Team Amersfoort-Noord", "Team Leusden", "Team Regio Verblijf"],
     "place": ["Amersfoort", "Leusden", "Soest", "Baarn", "Nijkerk", "Bunschoten", "Woudenberg"],
-    "institution": ["MetMaya"],
 }
 
 
 @pytest.fixture(scope="module")
 def deidentifier() -> Deidentifier:
-    return Deidentifier(KNOWN)
+    return Deidentifier(KNOWN, provider="MetMaya")
 
 
 def load(name: str) -> dict:
@@ -92,7 +93,9 @@ def test_recall_and_false_replacements_on_the_corpus(deidentifier, corpus, capsy
         ("juf anouk snapte me", "juf [naam] snapte me"),
         ("mijn begeleider Kees was top", "mijn begeleider [naam] was top"),
         ("mijn begeleider kwam altijd op tijd", "mijn begeleider kwam altijd op tijd"),
-        ("Team Leusden van MetMaya hielp ons", "[team] van [instelling] hielp ons"),
+        ("Team Leusden van MetMaya hielp ons", "[team] van MetMaya hielp ons"),
+        ("Bij MetMaya Soest-Noord was het fijn", "Bij [team] was het fijn"),
+        ("MetMaya-Vathorst belde terug", "[team] belde terug"),
         (
             "bel me op 06-12345678 of mail a.b@example.nl",
             "bel me op [telefoonnummer] of mail [e-mailadres]",
@@ -110,3 +113,10 @@ def test_placeholder_positions_point_at_the_placeholders(deidentifier):
     shown = [result.text[start:end] for start, end in result.placeholders]
     assert shown and all(p in PLACEHOLDERS.values() for p in shown)
     assert "Fatima" not in result.text and "Soest" not in result.text
+
+
+def test_english_comments_keep_their_ordinary_words(deidentifier):
+    text = "The help at home made a big difference. Thank you, Noor!"
+    assert deidentifier.deidentify(text, "en").text == (
+        "The help at home made a big difference. Thank you, [naam]!"
+    )

@@ -23,11 +23,12 @@ from survey.config import ConfigError
 from survey.db import Base
 from survey.limits import limiter
 from survey.models import AuditEvent
-from tests.factories import make_episode, make_invited
+from tests.factories import make_comment, make_episode, make_invited
 from tests.pages import csrf_token, text_of
 from tests.staff_helpers import (
     LOGIN_URL,
     MFA_URL,
+    URL_FORMATS,
     database,
     get,
     make_staff,
@@ -213,7 +214,9 @@ def get_pages(app: Flask, values: dict[str, str]) -> list[str]:
         assert not missing, f"no test value for {sorted(missing)} of {rule.rule}: add one"
         url = rule.rule
         for name in rule.arguments:
-            url = re.sub(rf"<(?:[^:<>]+:)?{name}>", values[name], url)
+            value = values[name]
+            value = value[rule.rule] if isinstance(value, dict) else value
+            url = re.sub(rf"<(?:[^:<>]+:)?{name}>", value, url)
         urls.append(url)
     return sorted(urls)
 
@@ -225,11 +228,13 @@ def test_no_page_has_inline_script_or_event_handlers(production_app: Flask) -> N
             db, episode=make_episode(db, youth_age=17), respondent_group="youth", language="en"
         )
         pending, pending_password, _ = make_staff(db, "viewer", with_totp=False)
+        comment = make_comment(db, "Fijne hulp, dank jullie wel.")
     admin = signed_in_client(production_app, None, "admin")[0]
     anonymous = production_app.test_client()
     seen = 0
     for client in (admin, anonymous):
-        for url in get_pages(production_app, {"token": token, "name": "trend", "fmt": "json"}):
+        values = {"token": token, "name": "trend", "fmt": URL_FORMATS, "response_id": comment}
+        for url in get_pages(production_app, values):
             response = get(client, url)
             assert response.status_code in (200, 302), (url, response.status_code)
             if response.status_code == 200:

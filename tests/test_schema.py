@@ -13,7 +13,7 @@ from survey.migrate import upgrade
 from tests.conftest import postgres_url
 
 # Tables of the answer world, and words that, in a column name, could point back to a person.
-ANSWER_WORLD = {"response", "response_answer"}
+ANSWER_WORLD = {"response", "response_answer", "comment"}
 CONTACT_WORDS = (
     "invitation",
     "episode",
@@ -47,6 +47,15 @@ REVIEWED_ANSWER_COLUMNS = {
         "language",
     },
     "response_answer": {"response_id", "item_id", "value_int", "value_text"},
+    # No staff reference and no time: who decided on a quote, and when, is in the audit log.
+    "comment": {
+        "response_id",
+        "deidentified_text",
+        "placeholders",
+        "safety_flag",
+        "quote_status",
+        "quote_text",
+    },
 }
 
 
@@ -120,3 +129,33 @@ def test_token_is_stored_only_as_a_sha256_hash():
     invitation = Base.metadata.tables["invitation"]
     assert "token" not in invitation.c
     assert invitation.c.token_hash.type.length == 64
+
+
+def test_comments_stored_before_the_quotes_revision_become_rows_with_their_consent(
+    empty_database,
+):
+    upgrade(empty_database, "0003")
+    engine = create_engine(empty_database)
+    response = (
+        "INSERT INTO response (id, respondent_group, team, municipality, care_type, end_month,"
+        " submitted_month, questionnaire_key, questionnaire_version, language) VALUES"
+        " (:id, 'parent', 'T', 'M', 'C', '2026-01-01', '2026-02-01', 'parent', 1, 'nl')"
+    )
+    answer = "INSERT INTO response_answer (response_id, item_id, value_int, value_text) VALUES"
+    with engine.begin() as connection:
+        for rid in ("with-consent", "without-consent", "no-comment"):
+            connection.execute(text(response), {"id": rid})
+        connection.execute(text(f"{answer} ('with-consent', 'comment', NULL, 'Fijn.')"))
+        connection.execute(text(f"{answer} ('with-consent', 'quote_consent', 1, NULL)"))
+        connection.execute(text(f"{answer} ('without-consent', 'comment', NULL, 'Prima.')"))
+        connection.execute(text(f"{answer} ('no-comment', 'usefulness', 8, NULL)"))
+    upgrade(empty_database)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT response_id, quote_status, deidentified_text FROM comment ORDER BY 1")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("with-consent", "new", None),
+        ("without-consent", None, None),
+    ]

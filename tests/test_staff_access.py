@@ -31,6 +31,7 @@ from survey.limits import limiter
 from survey.models import (
     STAFF_ROLES,
     AuditEvent,
+    Comment,
     Episode,
     Invitation,
     MailSuppression,
@@ -41,12 +42,13 @@ from survey.models import (
 from survey.staff import passwords
 from survey.staff.permissions import PUBLIC, RULES
 from tests.conftest import BACKENDS, PUBLIC_BASE_URL, make_test_app, service_missing
-from tests.factories import EPISODE_CSV_HEADER, make_invitation, make_invited
+from tests.factories import EPISODE_CSV_HEADER, make_comment, make_invitation, make_invited
 from tests.pages import csrf_token, field_error, text_of
 from tests.staff_helpers import (
     HOME_URL,
     LOGIN_URL,
     MFA_URL,
+    URL_FORMATS,
     database,
     fresh_code,
     get,
@@ -98,7 +100,8 @@ def fill(rule: str, values: dict[str, object]) -> str:
         name = match.group(1)
         if name not in values:
             pytest.fail(f"no test value for URL argument <{name}> of {rule}: add one")
-        return str(values[name])
+        value = values[name]
+        return str(value[rule] if isinstance(value, dict) else value)
 
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", value, rule)
 
@@ -181,9 +184,9 @@ def matrix(matrix_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
     with database(app) as db:
         accounts = {role: make_staff(db, role) for role in STAFF_ROLES}
         target = make_staff(db, "viewer")[0]
-    matrix = Matrix(
-        app, accounts, url_values={"user_id": target.id, "name": "trend", "fmt": "json"}
-    )
+        comment = make_comment(db, "Fijne hulp, dank jullie wel.")
+    values = {"user_id": target.id, "name": "trend", "fmt": URL_FORMATS, "response_id": comment}
+    matrix = Matrix(app, accounts, url_values=values)
     anonymous = app.test_client()
     matrix.clients["anonymous"] = anonymous
     matrix.tokens["anonymous"] = csrf_token(get(anonymous, LOGIN_URL).text)
@@ -329,6 +332,16 @@ def _csrf_opt_out(app: Flask) -> Attempt:
     return Attempt(app.test_client(), f"/afmelden/{token}", f"/afmelden/{token}")
 
 
+def _csrf_quote(app: Flask) -> Attempt:
+    with database(app) as db:
+        quote = make_comment(db, "Fijne hulp gehad.")
+        db.get(Comment, quote).deidentified_text = "Fijne hulp gehad."  # as the worker does
+        db.commit()
+    client = signed_in_client(app, None, "communications")[0]
+    data = {"action": "approve", "text": "Fijne hulp gehad."}
+    return Attempt(client, f"/staff/quotes/{quote}", "/staff/quotes/", lambda: data)
+
+
 CSRF_ATTEMPTS: dict[str, Callable[[Flask], Attempt]] = {
     "staff.login": _csrf_login,
     "staff.mfa": _csrf_mfa,
@@ -340,6 +353,7 @@ CSRF_ATTEMPTS: dict[str, Callable[[Flask], Attempt]] = {
     "admin.update_user": _csrf_update_user,
     "respond.questionnaire": _csrf_questionnaire,
     "respond.unsubscribe": _csrf_opt_out,
+    "quotes.decide": _csrf_quote,
 }
 
 

@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     """Register login handling, the access check and the staff blueprints."""
     from survey.staff import admin, views  # noqa: F401  (register routes)
     from survey.staff.dashboard import bp as dashboard_bp
+    from survey.staff.quotes import bp as quotes_bp
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
@@ -70,3 +71,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(quotes_bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from survey.models import STAFF_ROLES
@@ -63,3 +63,12 @@ class UserActionForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (its CSRF token is what counts)."""
+
+
+class QuoteDecisionForm(FlaskForm):
+    """One quote in the review queue: its (editable) text and the decision button pressed."""
+
+    text = TextAreaField(
+        _l("Text of the quote"), validators=[DataRequired(_l("The quote cannot be empty."))]
+    )
+    action = SelectField(choices=["approve", "reject", "save"])

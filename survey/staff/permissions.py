@@ -30,6 +30,12 @@ RULES: dict[str, frozenset[str]] = {
     "dashboard.chart": ANALYSTS,
     "dashboard.export_csv": ANALYSTS,
     "dashboard.export_xlsx": ANALYSTS,
+    "dashboard.comments": QUALITY,
+    "quotes.queue": COMMUNICATIONS,
+    "quotes.decide": COMMUNICATIONS,
+    "quotes.original": ADMIN,
+    "quotes.export": COMMUNICATIONS,
+    "quotes.infoblad_section": COMMUNICATIONS | QUALITY,
 }
 
 

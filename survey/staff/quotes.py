@@ -1,0 +1,208 @@
+"""The quotes review queue for communications staff, the infoblad download, and comments.
+
+Communications staff see consented comments de-identified, with the placeholders highlighted;
+they edit, approve or reject each one (audited). The original text is not on these pages: an
+admin can open it on a page of its own, and that view is audited too. Only approved quotes
+leave the system, through the exports and the infoblad section.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup, escape
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey import audit, infoblad, quotes
+from survey.db import get_session
+from survey.deidentify import PLACEHOLDERS
+from survey.models import Comment
+from survey.models import Response as SurveyResponse
+from survey.staff.forms import QuoteDecisionForm
+
+bp = Blueprint("quotes", __name__, url_prefix="/staff/quotes")
+
+STATUSES = ("new", "approved", "rejected")
+PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+DOWNLOADS = {
+    "md": ("text/markdown", "citaten.md"),
+    "csv": ("text/csv", "citaten.csv"),
+    "docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "citaten.docx",
+    ),
+}
+INFOBLAD_DOWNLOADS = {
+    "md": ("text/markdown", "infoblad-ervaringswijzer.md"),
+    "html": ("text/html", "infoblad-ervaringswijzer.html"),
+    "docx": (DOWNLOADS["docx"][0], "infoblad-ervaringswijzer.docx"),
+}
+
+
+def _date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args[name]) if request.args.get(name) else None
+    except ValueError:
+        return None
+
+
+def _filter() -> quotes.QuoteFilter:
+    """The queue's filters from the query string; an invalid value counts as no filter."""
+    status = request.args.get("status", "new")
+    group = request.args.get("group")
+    return quotes.QuoteFilter(
+        status=status if status in STATUSES else None,
+        group=group if group in ("youth", "parent") else None,
+        start=_date("from"),
+        end=_date("to"),
+    )
+
+
+def _queue_args() -> dict[str, str]:
+    """The queue's own filters from the query string (nothing else is passed on)."""
+    return {k: v for k, v in request.args.items() if k in ("status", "group", "from", "to")}
+
+
+def highlighted(comment: Comment) -> Markup:
+    """The quote text, escaped, with every placeholder in a <mark>."""
+    text = quotes.shown_text(comment)
+    if comment.quote_text is None and comment.placeholders:
+        spans = [tuple(p) for p in json.loads(comment.placeholders)]
+    else:  # edited by staff: find the placeholders that are still there
+        spans = [m.span() for m in PLACEHOLDER_PATTERN.finditer(text)]
+    out, cursor = [], 0
+    for start, end in spans:
+        out.append(escape(text[cursor:start]))
+        out.append(Markup("<mark>{}</mark>").format(text[start:end]))
+        cursor = end
+    out.append(escape(text[cursor:]))
+    return Markup("").join(out)
+
+
+PAGE_SIZE = 25
+
+
+@bp.route("/")
+def queue() -> str:
+    """Quote candidates to review, filtered by status, group and period, a page at a time."""
+    where = _filter()
+    db = get_session()
+    total = quotes.count_comments(db, where)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    rows = quotes.comments(db, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    forms = {
+        comment.response_id: QuoteDecisionForm(formdata=None, text=quotes.shown_text(comment))
+        for comment, _ in rows
+    }
+    return render_template(
+        "staff/quotes.html",
+        rows=rows,
+        forms=forms,
+        where=where,
+        statuses=STATUSES,
+        highlighted=highlighted,
+        total=total,
+        page=page,
+        pages=pages,
+        args=_queue_args(),
+    )
+
+
+@bp.route("/<response_id>", methods=["POST"])
+def decide(response_id: str) -> WerkzeugResponse | tuple[str, int]:
+    """Approve, reject or save an edited quote; every decision goes into the audit log."""
+    form = QuoteDecisionForm()
+    back = url_for("quotes.queue", **_queue_args(), page=request.args.get("page", 1, type=int))
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)  # an expired or foreign form: the generic page says to try again
+        flash(_("Nothing was changed: the quote cannot be empty."))
+        return redirect(back)
+    try:
+        quotes.decide(
+            get_session(), response_id, form.action.data, current_user.user, text=form.text.data
+        )
+    except quotes.DecisionError:
+        abort(404)
+    flash(
+        {
+            "approve": _("Quote approved."),
+            "reject": _("Quote rejected."),
+            "save": _("Changes saved."),
+        }[form.action.data]
+    )
+    return redirect(back)
+
+
+@bp.route("/<response_id>/original")
+def original(response_id: str) -> str:
+    """The comment as the family typed it: admins only, and every view is audited."""
+    db = get_session()
+    comment = db.get(Comment, response_id)
+    if comment is None:
+        abort(404)
+    response = db.get(SurveyResponse, response_id)
+    audit.record(db, "view_original", object_type="comment", object_id=response_id)
+    return render_template(
+        "staff/quote_original.html", comment=comment, text=quotes.original_text(response)
+    )
+
+
+@bp.route("/export.<fmt>")
+def export(fmt: str) -> Response:
+    """Approved quotes as Markdown, CSV or Word; audited."""
+    if fmt not in DOWNLOADS:
+        abort(404)
+    db = get_session()
+    approved = quotes.approved(db)
+    provider = current_app.config["PROVIDER_NAME"]
+    body = {
+        "md": infoblad.quotes_markdown,
+        "csv": infoblad.quotes_csv,
+        "docx": infoblad.quotes_docx,
+    }[fmt](approved, provider)
+    audit.record(db, "export", object_type="quotes", object_id=fmt)
+    return _download(body, *DOWNLOADS[fmt])
+
+
+@bp.route("/infoblad.<fmt>")
+def infoblad_section(fmt: str) -> Response:
+    """The infoblad section for a period (results, chart, approved quotes); audited."""
+    if fmt not in INFOBLAD_DOWNLOADS:
+        abort(404)
+    start, end = _date("from"), _date("to")
+    if start and end and start > end:
+        start, end = end, start
+    db = get_session()
+    section = infoblad.build_section(db, current_app.config, start, end)
+    body = {
+        "md": infoblad.section_markdown,
+        "html": infoblad.section_html,
+        "docx": infoblad.section_docx,
+    }[fmt](section)
+    audit.record(db, "export", object_type="infoblad", object_id=fmt)
+    return _download(body, *INFOBLAD_DOWNLOADS[fmt])
+
+
+def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
