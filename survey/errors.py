@@ -6,6 +6,8 @@ import logging
 import traceback
 
 from flask import Flask, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,11 +15,48 @@ log = logging.getLogger(__name__)
 
 HANDLED_CODES = (400, 403, 404, 405, 413, 429, 500)
 
+# Title and advice per status; shown in Dutch and, below it, in English (an error page does not
+# know whose language to speak).
+MESSAGES = {
+    400: (
+        _l("Something was wrong with the request"),
+        _l("Please try again from the previous page."),
+    ),
+    403: (_l("No access"), _l("You do not have access to this page.")),
+    404: (
+        _l("Page not found"),
+        _l("This page does not exist (any more). Please check the address."),
+    ),
+    405: (
+        _l("This is not possible on this page"),
+        _l("Please go back to the previous page and try again."),
+    ),
+    413: (
+        _l("Too much text or too large a file"),
+        _l("Please make the text or file smaller and try again."),
+    ),
+    429: (_l("Too many attempts"), _l("Please wait a few minutes and try again.")),
+    500: (
+        _l("Something went wrong on our side"),
+        _l("It is not your fault. Please try again later."),
+    ),
+}
+
+
+def in_both_languages(messages: tuple[object, ...]) -> dict[str, list[str]]:
+    """Each lazy message rendered in Dutch and in English."""
+    texts = {}
+    for language in ("nl", "en"):
+        with force_locale(language):
+            texts[language] = [str(message) for message in messages]
+    return texts
+
 
 def render_error(error: HTTPException) -> tuple[str, int]:
     """Render the generic error page for an HTTP error."""
     code = error.code or 500
-    return render_template("errors/error.html", code=code), code
+    texts = in_both_languages(MESSAGES.get(code, MESSAGES[500]))
+    return render_template("errors/error.html", code=code, texts=texts), code
 
 
 def render_unexpected(error: Exception) -> tuple[str, int]:

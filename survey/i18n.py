@@ -8,7 +8,7 @@ catalogues, compiled by `make` (`pybabel compile`).
 from __future__ import annotations
 
 from flask import Flask, g
-from flask_babel import Babel, refresh
+from flask_babel import Babel, force_locale, gettext, refresh
 
 from survey.models import LANGUAGES
 
@@ -26,10 +26,16 @@ def use_language(language: str | None) -> str:
     return g.locale
 
 
+def language_switch_label(language: str) -> str:
+    """The language button's text, in the language it switches to (msgid: the English one)."""
+    with force_locale(language):
+        return gettext("Read this page in English")
+
+
 def init_app(app: Flask) -> None:
     """Register Flask-Babel with the per-request locale selector."""
     Babel(app, locale_selector=select_locale)
 
     @app.context_processor
-    def _language() -> dict[str, str]:
-        return {"page_language": select_locale()}
+    def _language() -> dict[str, object]:
+        return {"page_language": select_locale(), "language_switch_label": language_switch_label}

@@ -8,12 +8,14 @@ kind page in the family's language and stores nothing.
 from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.db import get_session
 from survey.i18n import use_language
 from survey.invitations import current_time, find_by_token, is_expired, mark_opened
 from survey.limits import UNKNOWN_TOKENS_PER_IP, limiter
+from survey.models import LANGUAGES
 from survey.optout import is_suppressed, opt_out
 from survey.respond import bp
 from survey.respond.forms import OptOutForm, build_form
@@ -36,7 +38,7 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
     session = get_session()
     invitation = find_by_token(session, token)
     if invitation is None:
-        return render_template("respond/unknown.html"), 404
+        return _unknown(), 404
     language = use_language(request.values.get("lang") or invitation.language)
     now = current_time()
     if invitation.responded_at is not None:
@@ -47,8 +49,12 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
 
     questionnaire = current_app.extensions["questionnaires"][invitation.respondent_group]
     items = questionnaire.items_for(invitation.episode.youth_age)
+    switch = request.form.get("switch_language") if request.method == "POST" else None
+    if switch in LANGUAGES:
+        # The language button: the same page in the other language, answers kept, nothing stored.
+        language = use_language(switch)
     form = build_form(items, language, current_app.config["COMMENT_MAX_CHARS"])
-    if form.validate_on_submit():
+    if switch not in LANGUAGES and form.validate_on_submit():
         answers = form.answers()
         if not submit_response(session, invitation, questionnaire, answers, language, now):
             return render_template("respond/already_answered.html"), 409
@@ -65,6 +71,23 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
     ), (400 if form.errors else 200)
 
 
+UNKNOWN_LINK = (
+    _l("Link not found"),
+    _l("This link does not work"),
+    _l(
+        "We do not know this link. Maybe it was not copied completely. "
+        "Please click the link in the email again."
+    ),
+)
+
+
+def _unknown() -> str:
+    """The kind page for a link we do not know, in Dutch and English (we do not know whose)."""
+    from survey.errors import in_both_languages
+
+    return render_template("respond/unknown.html", texts=in_both_languages(UNKNOWN_LINK))
+
+
 @bp.route("/afmelden/<token>", methods=["GET", "POST"])
 @limiter.limit(UNKNOWN_TOKENS_PER_IP, deduct_when=_unknown_link)
 def unsubscribe(token: str) -> tuple[str, int] | str:
@@ -72,7 +95,7 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
     session = get_session()
     invitation = find_by_token(session, token)
     if invitation is None:
-        return render_template("respond/unknown.html"), 404
+        return _unknown(), 404
     use_language(invitation.language)
     if invitation.opted_out_at is not None or is_suppressed(session, invitation.email or ""):
         return render_template("respond/opted_out.html")
@@ -83,15 +106,31 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
     return render_template("respond/opt_out.html", form=form), (400 if form.errors else 200)
 
 
+def _page(template: str) -> str:
+    """A page without data, in the language of `?lang=` (Dutch by default)."""
+    use_language(request.args.get("lang"))
+    return render_template(template)
+
+
 @bp.route("/")
 def index() -> str:
     """A short welcome: families arrive through their personal link, not here."""
-    use_language(request.args.get("lang"))
-    return render_template("index.html")
+    return _page("index.html")
 
 
 @bp.route("/bedankt")
 def thanks() -> str:
     """The thank-you page after a stored response."""
-    use_language(request.args.get("lang"))
-    return render_template("respond/thanks.html")
+    return _page("respond/thanks.html")
+
+
+@bp.route("/toegankelijkheid")
+def accessibility() -> str:
+    """The accessibility statement (toegankelijkheidsverklaring)."""
+    return _page("accessibility.html")
+
+
+@bp.route("/privacy")
+def privacy() -> str:
+    """What happens with the answers, who sees them, and when contact data is erased."""
+    return _page("privacy.html")
