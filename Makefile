@@ -8,7 +8,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: install run test lint format translations clean
+.PHONY: install run test lint format translations clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Benchmarks against the limits (issue 8): ratios to a baseline measured in the same run, written
+# to bench/results.json. The full size fills a million responses per backend and takes long.
+bench: install
+	$(BIN)/python -m bench.run --size full
+
+bench-quick: install
+	$(BIN)/python -m bench.run --size quick
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import String, and_, case, func, select
+from sqlalchemy import Select, String, and_, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -117,8 +117,18 @@ class Period:
             raise ReportError("--from is after --to")
 
 
+FUNNEL_NAMES = ("sent", "opened", "responded", "bounced", "opted_out", "after_reminder")
+MARK_NAMES = ("n", "sum", "sumsq", *(f"count_{m}" for m in MARKS))
+
+
 def funnel_cells(session: Session, dims: Sequence[str], period: Period) -> pd.DataFrame:
     """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder."""
+    rows = session.execute(funnel_query(dims, period)).all()
+    return _frame(rows, [*dims, *FUNNEL_NAMES], len(dims))
+
+
+def funnel_query(dims: Sequence[str], period: Period) -> Select:
+    """The SQL of `funnel_cells`: one GROUP BY over invitations joined to their episodes."""
     columns = [_dimension(d, CONTACT_COLUMNS) for d in dims]
     sent = Invitation.sent_at.is_not(None)
     query = (
@@ -145,12 +155,17 @@ def funnel_cells(session: Session, dims: Sequence[str], period: Period) -> pd.Da
         query = query.where(Episode.end_date <= period.end)
     if columns:
         query = query.group_by(*columns)
-    names = [*dims, "sent", "opened", "responded", "bounced", "opted_out", "after_reminder"]
-    return _frame(session.execute(query).all(), names, len(dims))
+    return query
 
 
 def mark_cells(session: Session, dims: Sequence[str], period: Period, item: str) -> pd.DataFrame:
     """Per cohort cell for one mark item: n, sum, sumsq and count_1 … count_10."""
+    rows = session.execute(mark_query(dims, period, item)).all()
+    return _frame(rows, [*dims, *MARK_NAMES], len(dims))
+
+
+def mark_query(dims: Sequence[str], period: Period, item: str) -> Select:
+    """The SQL of `mark_cells`: one GROUP BY over the answers to `item`."""
     columns = [_dimension(d, ANSWER_COLUMNS) for d in dims]
     value = ResponseAnswer.value_int
     query = (
@@ -171,8 +186,7 @@ def mark_cells(session: Session, dims: Sequence[str], period: Period, item: str)
         query = query.where(Response.end_month <= period.end.replace(day=1))
     if columns:
         query = query.group_by(*columns)
-    names = [*dims, "n", "sum", "sumsq", *(f"count_{m}" for m in MARKS)]
-    return _frame(session.execute(query).all(), names, len(dims))
+    return query
 
 
 def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:

@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from survey.models import Episode, Invitation
@@ -221,3 +223,23 @@ def test_large_file_shows_progress_and_a_summary(runner, db, tmp_path):
     )
     assert f"(youth under 12): {too_young}" in result.output
     assert counts(db) == (5000, 5000 + youth_asked)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(
+        r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}@[a-zA-Z0-9.-]{1,30}\.[a-zA-Z]{2,5}",
+        fullmatch=True,
+    )
+)
+def test_the_fast_address_check_accepts_nothing_email_validator_refuses(address):
+    from email_validator import EmailNotValidError, validate_email
+
+    from survey.episodes import is_plain_address
+
+    if is_plain_address(address):
+        try:
+            checked = validate_email(address, check_deliverability=False)
+        except EmailNotValidError as refused:
+            raise AssertionError(f"{address!r} passed the fast check: {refused}") from None
+        assert checked.normalized.lower() == address.lower()

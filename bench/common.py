@@ -1,0 +1,72 @@
+"""Shared bench helpers: medians of repeated runs, peak memory, the results file.
+
+Every benchmark times the product and a baseline (the bare limit for the same work) in the same
+run, several times each, and reports the ratio of the medians: these machines are noisy, so a
+single absolute time means little.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results.json"
+
+
+def median_seconds(
+    work: Callable[[], Any], runs: int, setup: Callable[[], Any] | None = None
+) -> float:
+    """The median wall time of `work` over `runs` runs (`setup` before each, not timed)."""
+    times = []
+    for _ in range(runs):
+        if setup:
+            setup()
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def peak_mb_of(module: str, *args: str) -> float:
+    """Peak resident memory (MB) of `python -m module args` in a fresh process."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = [{module!r}, *{list(args)!r}]\n"
+        "try:\n"
+        f"    runpy.run_module({module!r}, run_name='__main__')\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print('PEAK_KB', hwm.split()[1])"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    kilobytes = int(output.rsplit("PEAK_KB", 1)[1].split()[0])
+    return kilobytes / 1024
+
+
+def record(
+    name: str, *, ratio: float, target: str, baseline_s: float, product_s: float, **extra: Any
+) -> dict:
+    """Print one result and merge it into bench/results.json."""
+    entry = {
+        "ratio": round(ratio, 3),
+        "target": target,
+        "baseline_s": round(baseline_s, 4),
+        "product_s": round(product_s, 4),
+        **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in extra.items()},
+    }
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[name] = entry
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    figures = ", ".join(f"{k}={v}" for k, v in entry.items())
+    print(f"[bench] {name}: {figures}", flush=True)
+    return entry

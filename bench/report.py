@@ -1,0 +1,243 @@
+"""Report benchmark: the cohort report at national scale against its own bare GROUP BYs.
+
+Data: `responses` responses and 3.3 × as many sent invitations, spread over 2 groups × 60 months
+× 40 teams × 40 municipalities × 6 care types, written straight into the tables in large batches
+(the import path has its own benchmark). Product: `survey.reports.cohort_rows` by group × quarter
+× team — the three SQL queries, pandas, margins and disclosure control, what the dashboard's
+breakdown shows. Baseline: the same three SQL statements executed bare through the DBAPI cursor,
+rows fetched and nothing else. Also: the dashboard page as a signed-in quality user sees it, and
+the peak memory of a process that only builds the report.
+
+    python -m bench.report DATABASE_URL --responses 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import uuid
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import create_engine, insert, text
+
+from bench.common import median_seconds, peak_mb_of, record
+
+GROUPS = ("youth", "parent")
+TEAMS = tuple(f"Team {n:02d}" for n in range(40))
+MUNICIPALITIES = tuple(f"Gemeente {n:02d}" for n in range(40))
+CARE_TYPES = ("Begeleiding", "Behandeling", "Verblijf", "Crisis", "Diagnostiek", "Gezinshuis")
+FIRST_MONTH = date(2021, 1, 1)
+MONTHS = 60
+BATCH = 20_000
+DIMS = ("group", "quarter", "team")
+
+
+def month(index: int) -> date:
+    year, zero_based = divmod(FIRST_MONTH.month - 1 + index, 12)
+    return date(FIRST_MONTH.year + year, zero_based + 1, 1)
+
+
+def fill(url: str, responses: int, seed: int = 8) -> None:
+    """Create the schema and write the synthetic region (episodes, invitations, responses)."""
+    from survey.db import Base
+    from survey.models import Episode, Invitation, Response, ResponseAnswer
+
+    rng = random.Random(seed)
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    invitations = int(responses * 3.3)
+    now = datetime(2026, 1, 1)
+    answered = 0
+    with engine.begin() as connection:
+        for start in range(0, invitations, BATCH):
+            size = min(BATCH, invitations - start)
+            episodes, sent, replies, answers = [], [], [], []
+            for offset in range(size):
+                number = start + offset + 1
+                end = month(rng.randrange(MONTHS)) + timedelta(days=rng.randrange(28))
+                team, place = rng.choice(TEAMS), rng.choice(MUNICIPALITIES)
+                care, group = rng.choice(CARE_TYPES), rng.choice(GROUPS)
+                episodes.append(
+                    {
+                        "id": number,
+                        "external_id": f"E{number}",
+                        "end_date": end,
+                        "team": team,
+                        "municipality": place,
+                        "care_type": care,
+                        "youth_age": 15,
+                        "language": "nl",
+                        "imported_at": now,
+                    }
+                )
+                responds = answered < responses and rng.random() < responses / invitations * 1.02
+                sent.append(
+                    {
+                        "id": number,
+                        "episode_id": number,
+                        "respondent_group": group,
+                        "language": "nl",
+                        "created_at": now,
+                        "invited_at": now,
+                        "sent_at": now,
+                        "opened_at": now if responds or rng.random() < 0.3 else None,
+                        "reminded_at": now if rng.random() < 0.7 else None,
+                        "responded_at": now + timedelta(days=8) if responds else None,
+                        "bounced_at": now if not responds and rng.random() < 0.02 else None,
+                    }
+                )
+                if responds:
+                    answered += 1
+                    rid = str(uuid.UUID(int=rng.getrandbits(128)))
+                    replies.append(
+                        {
+                            "id": rid,
+                            "respondent_group": group,
+                            "team": team,
+                            "municipality": place,
+                            "care_type": care,
+                            "end_month": end.replace(day=1),
+                            "submitted_month": end.replace(day=1),
+                            "questionnaire_key": group,
+                            "questionnaire_version": 1,
+                            "language": "nl",
+                        }
+                    )
+                    for item in ("self_direction", "usefulness"):
+                        answers.append(
+                            {
+                                "response_id": rid,
+                                "item_id": item,
+                                "value_int": min(10, max(1, round(rng.gauss(7.8, 1.4)))),
+                            }
+                        )
+            connection.execute(insert(Episode), episodes)
+            connection.execute(insert(Invitation), sent)
+            if replies:
+                connection.execute(insert(Response), replies)
+                connection.execute(insert(ResponseAnswer), answers)
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))
+    engine.dispose()
+    print(f"[bench] filled {invitations} invitations, {answered} responses", flush=True)
+
+
+def product(url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from survey.reports import Period, cohort_rows
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        rows = cohort_rows(session, DIMS, Period(), 5)
+    engine.dispose()
+    assert rows
+
+
+def baseline_statements(url: str) -> list[str]:
+    """The report's own three SQL statements, compiled with their parameters inlined."""
+    from survey.reports import MARK_ITEMS, Period, funnel_query, mark_query
+
+    engine = create_engine(url)
+    queries = [funnel_query(DIMS, Period()), *(mark_query(DIMS, Period(), i) for i in MARK_ITEMS)]
+    compiled = [str(q.compile(engine, compile_kwargs={"literal_binds": True})) for q in queries]
+    engine.dispose()
+    return compiled
+
+
+def baseline(url: str, statements: list[str]) -> None:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+            assert cursor.fetchall()
+        cursor.close()
+    engine.dispose()
+
+
+def dashboard_seconds(url: str, runs: int) -> float:
+    """The dashboard page, as a signed-in quality user gets it (median of `runs`)."""
+    import tempfile
+
+    from survey import create_app
+    from survey.db import get_session
+    from survey.staff.accounts import create_user
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(
+            {
+                "TESTING": False,
+                "SECRET_KEY": "bench",
+                "DATABASE_URL": url,
+                "REQUIRE_MFA": False,
+                "PUBLIC_BASE_URL": "https://bench.test",
+                "MAIL_FILE_DIR": folder,
+                "SESSION_COOKIE_SECURE": False,
+                "RATELIMIT_ENABLED": False,
+            }
+        )
+        with app.app_context():
+            create_user(get_session(), "bench@example.org", "quality", "een lang bench wachtwoord")
+            get_session().commit()
+        client = app.test_client()
+        page = client.get("/staff/login").get_data(as_text=True)
+        field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
+        token = re.search(r'value="([^"]+)"', field).group(1)
+        signed_in = client.post(
+            "/staff/login",
+            data={
+                "csrf_token": token,
+                "email": "bench@example.org",
+                "password": "een lang bench wachtwoord",
+            },
+        )
+        assert signed_in.status_code == 302, signed_in.status_code
+
+        def load() -> None:
+            answer = client.get("/staff/dashboard/?by=team")
+            assert answer.status_code == 200, answer.status_code
+
+        seconds = median_seconds(load, runs)
+        app.extensions["db_engine"].dispose()
+        return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--responses", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--only-product", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.only_product:
+        product(args.url)
+        return
+    fill(args.url, args.responses)
+    statements = baseline_statements(args.url)
+    baseline(args.url, statements)  # warm the caches once for both
+    base = median_seconds(lambda: baseline(args.url, statements), args.runs)
+    made = median_seconds(lambda: product(args.url), args.runs)
+    peak = peak_mb_of("bench.report", args.url, "--only-product")
+    dashboard = dashboard_seconds(args.url, args.runs)
+    record(
+        f"report{args.label}",
+        ratio=made / base,
+        target="<= 1.5",
+        baseline_s=base,
+        product_s=made,
+        peak_mb=peak,
+        peak_target="< 300",
+        dashboard_s=dashboard,
+        dashboard_target="< 1.0 on PostgreSQL",
+        responses=args.responses,
+        backend=create_engine(args.url).dialect.name,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
