@@ -81,8 +81,13 @@ def prepare_comments(session: Session, provider_name: str, *, batch: int = 200) 
             text = original_text(response) or ""
             try:
                 result = deidentifier.deidentify(text, response.language)
-            except Exception:  # one odd comment must not stop the worker's mail
-                log.exception("de-identification failed for comment %s", comment.response_id)
+            except Exception as error:  # one odd comment must not stop the worker's mail
+                # The type only: an exception's message may quote the comment itself.
+                log.error(
+                    "de-identification failed for comment %s (%s)",
+                    comment.response_id,
+                    type(error).__name__,
+                )
                 failed.append(comment.response_id)
                 continue
             comment.deidentified_text = result.text

@@ -291,7 +291,9 @@ def test_the_worker_deidentifies_new_comments(app, db, runner):
     assert db.scalars(select(Comment.deidentified_text)).all() == ["Mijn mentor [naam] hielp echt."]
 
 
-def test_a_comment_that_fails_deidentification_stays_hidden_and_mail_goes_on(app, db, monkeypatch):
+def test_a_comment_that_fails_deidentification_stays_hidden_and_mail_goes_on(
+    app, db, monkeypatch, caplog
+):
     from survey import deidentify
 
     broken = make_comment(db, "Dit gaat mis.")
@@ -301,7 +303,7 @@ def test_a_comment_that_fails_deidentification_stays_hidden_and_mail_goes_on(app
 
     def fail_once(self, text, language="nl"):
         if text == "Dit gaat mis.":
-            raise RuntimeError("deduce tripped")
+            raise RuntimeError(f"deduce tripped on {text!r}")
         return real(self, text, language)
 
     monkeypatch.setattr(deidentify.Deidentifier, "deidentify", fail_once)
@@ -309,6 +311,7 @@ def test_a_comment_that_fails_deidentification_stays_hidden_and_mail_goes_on(app
     db.expire_all()
     assert db.get(Comment, broken).deidentified_text is None  # never shown while waiting
     assert db.get(Comment, fine).deidentified_text == "Dit gaat goed."
+    assert "de-identification failed" in caplog.text and "gaat mis" not in caplog.text
     monkeypatch.setattr(deidentify.Deidentifier, "deidentify", real)
     assert prepare(app, db) == 1
 
