@@ -212,6 +212,12 @@ def _saved(document: Any) -> bytes:
     return out.getvalue()
 
 
+QUOTE_FORMATS = {"md": quotes_markdown, "csv": quotes_csv, "docx": quotes_docx}
+"""`quotes export --format` and the web download: format → renderer(quotes, provider)."""
+SECTION_FORMATS = {"md": section_markdown, "html": section_html, "docx": section_docx}
+"""`infoblad --format` and the web download: format → renderer(section)."""
+
+
 def build_section(
     session: Any, config: Mapping[str, Any], start: date | None, end: date | None
 ) -> Section:

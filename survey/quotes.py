@@ -45,11 +45,23 @@ def record_comment(response: Response, consent: bool) -> Comment:
     return Comment(response=response, quote_status="new" if consent else None)
 
 
+def cohort_values(session: Session) -> dict[str, list[str]]:
+    """The teams, municipalities and care types that the answers carry, sorted."""
+    columns = {
+        "team": Response.team,
+        "municipality": Response.municipality,
+        "care_type": Response.care_type,
+    }
+    return {
+        name: list(session.scalars(select(column).distinct().order_by(column)))
+        for name, column in columns.items()
+    }
+
+
 def known_names(session: Session) -> dict[str, list[str]]:
     """The team and municipality names that the answers themselves carry."""
-    teams = session.scalars(select(Response.team).distinct()).all()
-    municipalities = session.scalars(select(Response.municipality).distinct()).all()
-    return {"team": list(teams), "place": list(municipalities)}
+    values = cohort_values(session)
+    return {"team": values["team"], "place": values["municipality"]}
 
 
 def pending_count(session: Session) -> int:

@@ -68,13 +68,7 @@ def quotes_export(fmt: str, output: Path | None) -> None:
 
     approved = quotes.approved(get_session())
     provider = current_app.config["PROVIDER_NAME"]
-    render = {"md": infoblad.quotes_markdown, "csv": infoblad.quotes_csv}
-    body = (
-        infoblad.quotes_docx(approved, provider)
-        if fmt == "docx"
-        else render[fmt](approved, provider)
-    )
-    _write(body, output)
+    _write(infoblad.QUOTE_FORMATS[fmt](approved, provider), output)
 
 
 @click.command("infoblad")
@@ -91,9 +85,4 @@ def infoblad_command(start: object, end: object, fmt: str, output: Path | None) 
     if first and last and first > last:
         raise click.UsageError("--from is after --to")
     section = infoblad.build_section(get_session(), current_app.config, first, last)
-    render = {
-        "md": infoblad.section_markdown,
-        "html": infoblad.section_html,
-        "docx": infoblad.section_docx,
-    }
-    _write(render[fmt](section), output)
+    _write(infoblad.SECTION_FORMATS[fmt](section), output)

@@ -140,30 +140,15 @@ COHORT_FIELDS = ("group", "team", "municipality", "care_type")
 @bp.route("/comments")
 def comments() -> str:
     """De-identified comments of one cohort, for quality staff; none for a small cohort."""
-    from sqlalchemy import select
-
     from survey import quotes
-    from survey.models import Response as SurveyResponse
 
     db = get_session()
     query = DashboardQuery.from_args(request.args)
-    options = {
-        "team": db.scalars(
-            select(SurveyResponse.team).distinct().order_by(SurveyResponse.team)
-        ).all(),
-        "municipality": db.scalars(
-            select(SurveyResponse.municipality).distinct().order_by(SurveyResponse.municipality)
-        ).all(),
-        "care_type": db.scalars(
-            select(SurveyResponse.care_type).distinct().order_by(SurveyResponse.care_type)
-        ).all(),
-        "group": ["youth", "parent"],
-    }
+    options = {**quotes.cohort_values(db), "group": ["youth", "parent"]}
     chosen = {f: request.args.get(f) or None for f in COHORT_FIELDS}
     chosen = {f: v if v in options[f] else None for f, v in chosen.items()}
     where = quotes.QuoteFilter(start=query.period.start, end=query.period.end, **chosen)
-    size = quotes.cohort_size(db, where)
-    shown = size >= _min_cell_size()
+    shown = quotes.cohort_size(db, where) >= _min_cell_size()
     rows = quotes.comments(db, where, quotes_only=False, limit=COMMENT_LIMIT) if shown else []
     if shown:
         audit.record(db, "view_comments", object_type="cohort", detail=f"{len(rows)} comments")
@@ -171,7 +156,6 @@ def comments() -> str:
         "staff/comments.html",
         rows=rows,
         shown=shown,
-        size=size,
         limit=COMMENT_LIMIT,
         options=options,
         chosen=chosen,

@@ -172,11 +172,7 @@ def export(fmt: str) -> Response:
     db = get_session()
     approved = quotes.approved(db)
     provider = current_app.config["PROVIDER_NAME"]
-    body = {
-        "md": infoblad.quotes_markdown,
-        "csv": infoblad.quotes_csv,
-        "docx": infoblad.quotes_docx,
-    }[fmt](approved, provider)
+    body = infoblad.QUOTE_FORMATS[fmt](approved, provider)
     audit.record(db, "export", object_type="quotes", object_id=fmt)
     return _download(body, *DOWNLOADS[fmt])
 
@@ -191,11 +187,7 @@ def infoblad_section(fmt: str) -> Response:
         start, end = end, start
     db = get_session()
     section = infoblad.build_section(db, current_app.config, start, end)
-    body = {
-        "md": infoblad.section_markdown,
-        "html": infoblad.section_html,
-        "docx": infoblad.section_docx,
-    }[fmt](section)
+    body = infoblad.SECTION_FORMATS[fmt](section)
     audit.record(db, "export", object_type="infoblad", object_id=fmt)
     return _download(body, *INFOBLAD_DOWNLOADS[fmt])
 
