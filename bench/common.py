@@ -19,6 +19,13 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results.json"
 
 
+def seconds(work: Callable[[], Any]) -> float:
+    """The wall time of one call of `work`."""
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
 def median_seconds(
     work: Callable[[], Any], runs: int, setup: Callable[[], Any] | None = None
 ) -> float:

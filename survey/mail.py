@@ -16,25 +16,39 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from datetime import datetime, time, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from survey.invitations import opt_out_url, survey_url
+from survey.mime import Content, OutgoingMail, compose
 from survey.models import Invitation, OutboxMessage, utcnow
 from survey.optout import address_hash, suppressed_hashes
 from survey.transports import PermanentMailError, TransientMailError, Transport
 
 log = logging.getLogger(__name__)
 
+_OUTBOX, _INVITATION = OutboxMessage.__table__, Invitation.__table__
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("message"))
+    .values(status="sent", sent_at=bindparam("now"), lease_owner=None, lease_expires_at=None)
+)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
+_MARK_INVITATION = {
+    column: update(_INVITATION)
+    .where(_INVITATION.c.id == bindparam("invitation"), _INVITATION.c[column].is_(None))
+    .values({column: bindparam("now")})
+    for column in ("sent_at", "reminded_at")
+}
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 # Transient failures are retried until the link expires; a message without one for this long.
@@ -98,19 +112,17 @@ def queue_invitation_messages(invitation: Invitation, token: str, now: datetime)
         )
 
 
-def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailMessage:
-    """The MIME message (plain text + HTML alternative) for an outbox row."""
-    email = EmailMessage()
-    email["From"] = mail_from
-    email["To"] = Address(addr_spec=message.recipient or "")
-    email["Subject"] = message.subject
-    email["Message-ID"] = message.message_id
-    email["Date"] = format_datetime(now.replace(tzinfo=UTC), usegmt=True)
-    email["Auto-Submitted"] = "auto-generated"
-    email.set_content(message.body_text or "", cte="quoted-printable")
-    if message.body_html:
-        email.add_alternative(message.body_html, subtype="html", cte="quoted-printable")
-    return email
+def build_mail(message: OutboxMessage, mail_from: str, now: datetime) -> OutgoingMail:
+    """The wire form (plain text + HTML alternative) of an outbox row, dated `now`."""
+    content = Content(
+        mail_from=mail_from,
+        recipient=message.recipient or "",
+        subject=message.subject,
+        message_id=message.message_id,
+        body_text=message.body_text or "",
+        body_html=message.body_html or None,
+    )
+    return compose(content, now)
 
 
 @dataclass
@@ -194,15 +206,28 @@ def _no_longer_wanted(message: OutboxMessage, now: datetime) -> bool:
 
 
 def _record_delivery(message: OutboxMessage, now: datetime) -> None:
-    message.status = "sent"
-    message.sent_at = now
-    message.lease_owner = message.lease_expires_at = None
+    """Mark `message` sent, and its invitation sent or reminded.
+
+    Two prepared UPDATEs rather than a unit-of-work flush: this runs once per message, and
+    building and flushing statements cost more than the SMTP conversation (bench/mail.py).
+    The loaded objects are given the same values, so the session stays in step.
+    """
+    session = object_session(message)
+    assert session is not None, "the message must belong to a session"
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Visible at once, not waited for on disk: see "Mail durability" in the README.
+        connection.execute(_ASYNC_COMMIT)
+    connection.execute(_MARK_SENT, {"message": message.id, "now": now})
+    for name, value in (("status", "sent"), ("sent_at", now)):
+        set_committed_value(message, name, value)
+    set_committed_value(message, "lease_owner", None)
+    set_committed_value(message, "lease_expires_at", None)
     invitation = message.invitation
-    if invitation is not None:
-        if message.kind == "invitation" and invitation.sent_at is None:
-            invitation.sent_at = now
-        elif message.kind == "reminder" and invitation.reminded_at is None:
-            invitation.reminded_at = now
+    column = {"invitation": "sent_at", "reminder": "reminded_at"}.get(message.kind)
+    if invitation is not None and column and getattr(invitation, column) is None:
+        connection.execute(_MARK_INVITATION[column], {"invitation": invitation.id, "now": now})
+        set_committed_value(invitation, column, now)
 
 
 def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> str:
@@ -250,49 +275,109 @@ def deliver_outbox(
 ) -> DeliveryResult:
     """Deliver every message that is due now; each outcome is committed as soon as it is known.
 
-    A connection-level failure (server down, timeout) ends the pass: the rest of the batch is
-    released for the next pass instead of waiting for the same timeout message after message.
+    Sending overlaps with the bookkeeping: while the server takes one message, the outcome of
+    the one before is written and committed (the SMTP conversation runs on one thread of its
+    own; the session never leaves this one). A connection-level failure (server down, timeout)
+    ends the pass: the rest of the batch is released for the next pass instead of waiting for
+    the same timeout message after message.
     """
     worker = worker or default_worker_name()
     lease = timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
     result = DeliveryResult()
     started = now()
+    # A send starts only while the lease has this long left, so no other worker can take the
+    # message while the server is still answering (every SMTP call has SMTP_TIMEOUT).
+    margin = min(timedelta(seconds=config["SMTP_TIMEOUT"]), lease / 2)
+    batch_sender = _BatchSender(
+        session, transport, config["MAIL_FROM"], now, margin, result, on_message
+    )
     try:
-        while batch := _claim_batch(session, worker, now(), started, batch_size, lease):
-            for position, message in enumerate(batch):
-                at = now()
-                if message.lease_expires_at is None or message.lease_expires_at <= at:
-                    # Our lease ran out while earlier messages were sent: another worker may
-                    # hold this one now. Leave it; whoever leases it next sends it.
-                    continue
-                outcome, unreachable = _deliver_one(message, transport, config["MAIL_FROM"], at)
-                setattr(result, outcome, getattr(result, outcome) + 1)
-                session.commit()
-                if on_message:
-                    on_message()
-                if unreachable:
-                    _release(session, batch[position + 1 :])
-                    return _finish(session, result, started)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as smtp_thread:
+            batch_sender.thread = smtp_thread
+            while batch := _claim_batch(session, worker, now(), started, batch_size, lease):
+                if not batch_sender.send(batch):
+                    break
     finally:
         transport.close()
     return _finish(session, result, started)
 
 
-def _deliver_one(
-    message: OutboxMessage, transport: Transport, mail_from: str, at: datetime
-) -> tuple[str, bool]:
-    """Try one message; return the outcome's name and whether the server was unreachable."""
-    if _no_longer_wanted(message, at):
-        message.status = "cancelled"
-        message.lease_owner = message.lease_expires_at = None
-        return "cancelled", False
-    try:
-        transport.send(build_email(message, mail_from, at))
-    except (TransientMailError, PermanentMailError) as exc:
-        unreachable = isinstance(exc, TransientMailError) and exc.connection
-        return _record_failure(message, exc, at), unreachable
-    _record_delivery(message, at)
-    return ("reminders" if message.kind == "reminder" else "delivered"), False
+@dataclass
+class _BatchSender:
+    """Sends a leased batch in order, one message on the wire while the last one is recorded."""
+
+    session: Session
+    transport: Transport
+    mail_from: str
+    now: Callable[[], datetime]
+    margin: timedelta
+    result: DeliveryResult
+    on_message: Callable[[], None] | None
+    thread: ThreadPoolExecutor | None = None
+
+    def send(self, batch: list[OutboxMessage]) -> bool:
+        """Send `batch`; False when the server became unreachable (the rest is released)."""
+        assert self.thread is not None
+        in_flight: tuple[OutboxMessage, datetime, Future] | None = None
+        for position, message in enumerate(batch):
+            if in_flight is not None:
+                # The previous send has finished before this message's lease is checked, so
+                # the clock has moved on by however long the server took.
+                wait([in_flight[2]])
+                if _lost_connection(in_flight[2]):
+                    self._record(*in_flight)
+                    _release(self.session, batch[position:])
+                    self._notify()
+                    return False
+            at = self.now()
+            sending = None
+            if message.lease_expires_at is None or message.lease_expires_at - at < self.margin:
+                # Our lease ran out (or nearly) while earlier messages were sent: another worker
+                # may hold this one by the time the server answers. Leave it: whoever leases
+                # it next sends it (releasing it here could overwrite that worker's lease).
+                pass
+            elif _no_longer_wanted(message, at):
+                message.status = "cancelled"
+                message.lease_owner = message.lease_expires_at = None
+                self.result.cancelled += 1
+            else:
+                mail = build_mail(message, self.mail_from, at)
+                sending = (message, at, self.thread.submit(self.transport.send, mail))
+            if in_flight is not None:
+                self._record(*in_flight)
+            self.session.commit()
+            if in_flight is not None:
+                self._notify()
+            in_flight = sending
+        if in_flight is not None:
+            wait([in_flight[2]])
+            self._record(*in_flight)
+            self.session.commit()
+            self._notify()
+            return not _lost_connection(in_flight[2])
+        return True
+
+    def _record(self, message: OutboxMessage, at: datetime, sent: Future) -> None:
+        """Write the outcome of one finished send (committed by the caller)."""
+        error = sent.exception()
+        if error is None:
+            _record_delivery(message, at)
+            outcome = "reminders" if message.kind == "reminder" else "delivered"
+        elif isinstance(error, TransientMailError | PermanentMailError):
+            outcome = _record_failure(message, error, at)
+        else:
+            raise error
+        setattr(self.result, outcome, getattr(self.result, outcome) + 1)
+
+    def _notify(self) -> None:
+        """Tell the caller one more outcome is committed (the CLI's progress bar)."""
+        if self.on_message:
+            self.on_message()
+
+
+def _lost_connection(sent: Future) -> bool:
+    error = sent.exception()
+    return isinstance(error, TransientMailError) and error.connection
 
 
 def _finish(session: Session, result: DeliveryResult, started: datetime) -> DeliveryResult:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import smtplib
 from collections.abc import Mapping
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
+
+from survey.mime import OutgoingMail
 
 
 class TransientMailError(Exception):
@@ -28,9 +29,9 @@ class PermanentMailError(Exception):
 
 
 class Transport(Protocol):
-    """Something that delivers an EmailMessage or raises a Transient/PermanentMailError."""
+    """Something that delivers an OutgoingMail or raises a Transient/PermanentMailError."""
 
-    def send(self, email: EmailMessage) -> None: ...
+    def send(self, mail: OutgoingMail) -> None: ...
 
     def close(self) -> None: ...
 
@@ -42,13 +43,13 @@ class FileTransport:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, email: EmailMessage) -> None:
+    def send(self, mail: OutgoingMail) -> None:
         """Write the message atomically: a reader never sees half a file."""
-        name = str(email["Message-ID"]).strip("<>").replace("@", "_at_").replace("/", "_")
+        name = mail.message_id.strip("<>").replace("@", "_at_").replace("/", "_")
         target = self.directory / f"{name}.eml"
         partial = target.with_suffix(".eml.part")
         try:
-            partial.write_bytes(bytes(email))
+            partial.write_bytes(mail.data)
             os.replace(partial, target)
         except OSError as exc:
             raise TransientMailError(f"cannot write: {type(exc).__name__}") from None
@@ -95,11 +96,17 @@ class SmtpTransport:
                 raise TransientMailError(type(exc).__name__, connection=True) from None
         return self._smtp
 
-    def send(self, email: EmailMessage) -> None:
+    def send(self, mail: OutgoingMail) -> None:
         """Send one message; classify any failure as transient or permanent."""
         smtp = self._ensure_connection()
+        options: tuple[str, ...] = ()
         try:
-            smtp.send_message(email)
+            if mail.international:
+                smtp.ehlo_or_helo_if_needed()
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentMailError("server does not accept SMTPUTF8 addresses")
+                options = ("SMTPUTF8", "BODY=8BITMIME")
+            smtp.sendmail(mail.sender, [mail.recipient], mail.data, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             self._raise_for(min(codes) if codes else 550, "recipient refused")

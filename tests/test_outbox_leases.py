@@ -18,16 +18,18 @@ class SlowTransport:
     def __init__(self, name: str, clock: list, sent: list) -> None:
         self.name, self.clock, self.sent = name, clock, sent
 
-    def send(self, email) -> None:
+    def send(self, mail) -> None:
         self.clock[0] += timedelta(seconds=6)
-        self.sent.append((self.name, str(email["Message-ID"])))
+        self.sent.append((self.name, mail.message_id))
 
     def close(self) -> None:
         pass
 
 
 def test_batch_claimed_late_in_a_long_pass_is_not_sent_twice(app):
-    config = {**app.config, "OUTBOX_LEASE_SECONDS": 10}
+    # Sends take 6 s, as long as the SMTP timeout allows, against a 10 s lease: a send may only
+    # start with 5 s of lease left (half the lease), so some messages wait for a later lease.
+    config = {**app.config, "OUTBOX_LEASE_SECONDS": 10, "SMTP_TIMEOUT": 6}
     with app.app_context():
         session = get_session()
         for n in range(6):
@@ -42,8 +44,9 @@ def test_batch_claimed_late_in_a_long_pass_is_not_sent_twice(app):
         done_by_a = []
 
         def after_each_of_a() -> None:
-            # Worker B runs a whole pass right after A sent the first message of its second
-            # batch, which A claimed 12 s into its pass: past the 10 s lease of its first batch.
+            # Worker B runs a whole pass right after A recorded its third message, which A
+            # sent from its third batch, claimed 12 s into its pass (past the 10 s lease of its
+            # first batch), while A's next send may be on the wire.
             done_by_a.append(1)
             if len(done_by_a) == 3:
                 deliver_outbox(
