@@ -3,9 +3,10 @@
 Two queries per report, one per world: the contact world gives the funnel per cohort cell
 (sent, opened, responded, bounced, opted out, answered after a reminder) from the invitation
 dates, which retention keeps; the answer world gives n, sum, sum of squares and the 1-10
-distribution of each mark per cell. Neither query loads a row per person, so the report stays
-fast at a million responses. The small cell tables go to `analysis/` for rates, means, intervals
-and disclosure control.
+distribution of each mark item per cell. A page that shows several cubes fetches the cells
+once at the finest grain it needs (`Cells`) and sums each cube from them. Neither query loads a
+row per person; the small cell tables go to `analysis/` for rates, means, intervals and
+disclosure control.
 """
 
 from __future__ import annotations
@@ -158,19 +159,25 @@ def funnel_query(dims: Sequence[str], period: Period) -> Select:
     return query
 
 
-def mark_cells(session: Session, dims: Sequence[str], period: Period, item: str) -> pd.DataFrame:
-    """Per cohort cell for one mark item: n, sum, sumsq and count_1 … count_10."""
-    rows = session.execute(mark_query(dims, period, item)).all()
-    return _frame(rows, [*dims, *MARK_NAMES], len(dims))
+def mark_cells(session: Session, dims: Sequence[str], period: Period) -> dict[str, pd.DataFrame]:
+    """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10."""
+    rows = session.execute(mark_query(dims, period)).all()
+    frame = _frame(rows, [*dims, "item", *MARK_NAMES], len(dims) + 1)
+    return {
+        item: frame[frame["item"] == item].drop(columns="item").reset_index(drop=True)
+        for item in MARK_ITEMS
+    }
 
 
-def mark_query(dims: Sequence[str], period: Period, item: str) -> Select:
-    """The SQL of `mark_cells`: one GROUP BY over the answers to `item`."""
+def mark_query(dims: Sequence[str], period: Period) -> Select:
+    """The SQL of `mark_cells`: one GROUP BY over the answers to every mark item."""
     columns = [_dimension(d, ANSWER_COLUMNS) for d in dims]
     value = ResponseAnswer.value_int
+    item = ResponseAnswer.item_id.label("item")
     query = (
         select(
             *columns,
+            item,
             func.count(value).label("n"),
             func.sum(value).label("sum"),
             func.sum(value * value).label("sumsq"),
@@ -178,15 +185,70 @@ def mark_query(dims: Sequence[str], period: Period, item: str) -> Select:
         )
         .select_from(Response)
         .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
-        .where(ResponseAnswer.item_id == item, value.is_not(None))
+        .where(ResponseAnswer.item_id.in_(MARK_ITEMS), value.is_not(None))
+        .group_by(*columns, ResponseAnswer.item_id)
     )
     if period.start:
         query = query.where(Response.end_month >= period.start.replace(day=1))
     if period.end:
         query = query.where(Response.end_month <= period.end.replace(day=1))
-    if columns:
-        query = query.group_by(*columns)
     return query
+
+
+PERIOD_GRAINS = ("month", "quarter", "year")
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The funnel and mark cells of one period at one grain, fetched once for a whole page.
+
+    A page shows several cubes (groups, group × quarter, the chosen breakdown); each is a sum
+    of the finest cells the page needs, so one funnel query and one mark query serve them all
+    instead of two queries per cube. `rollup` gives the cells of any coarser set of dimensions
+    (a month sums into its quarter and year); the sums are exact, so each cube is the same as
+    when queried on its own.
+    """
+
+    dims: tuple[str, ...]
+    funnel: pd.DataFrame
+    marks: dict[str, pd.DataFrame]
+
+    @classmethod
+    def fetch(cls, session: Session, cubes: Sequence[Sequence[str]], period: Period) -> Cells:
+        """Query the cells at the finest grain that covers every cube in `cubes`."""
+        needed = {d for cube in cubes for d in cube}
+        grains = [g for g in PERIOD_GRAINS if g in needed]
+        dims = tuple(d for d in DIMENSIONS if d in needed and d not in PERIOD_GRAINS)
+        dims += tuple(grains[:1])  # month, else quarter, else year: the others follow from it
+        return cls(dims, funnel_cells(session, dims, period), mark_cells(session, dims, period))
+
+    def rollup(self, dims: Sequence[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """The funnel and mark cells of `dims` (each a subset of, or derived from, `self.dims`)."""
+        return _sum_to(self.funnel, self.dims, dims), {
+            item: _sum_to(frame, self.dims, dims) for item, frame in self.marks.items()
+        }
+
+
+def _sum_to(frame: pd.DataFrame, fine: Sequence[str], dims: Sequence[str]) -> pd.DataFrame:
+    """The cells of `frame` (at `fine`) summed to `dims`, periods relabelled to their grain."""
+    period = next((d for d in fine if d in PERIOD_GRAINS), None)
+    derived = {
+        d: frame[period].map(lambda label, d=d: _coarser_period(label, d))
+        for d in dims
+        if d in PERIOD_GRAINS and d != period
+    }
+    measures = [c for c in frame.columns if c not in fine]
+    frame = frame.assign(**derived)
+    if not dims:
+        return frame[measures].sum().to_frame().T.astype("int64")
+    return frame.groupby(list(dims), as_index=False, sort=False)[measures].sum()
+
+
+def _coarser_period(label: str, grain: str) -> str:
+    """'2025-05' or '2025-Q2' as a quarter ('2025-Q2') or a year ('2025')."""
+    if grain == "year":
+        return label[:4]
+    return f"{label[:4]}-Q{(int(label[5:7]) + 2) // 3}"
 
 
 def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:
@@ -208,13 +270,24 @@ REPORT_COLUMNS = (
 
 
 def cohort_table(
-    session: Session, dims: Sequence[str], period: Period, min_cell_size: int
+    session: Session,
+    dims: Sequence[str],
+    period: Period,
+    min_cell_size: int,
+    *,
+    cells: Cells | None = None,
 ) -> pd.DataFrame:
-    """The full cohort table (cells and margins) with disclosure control applied."""
+    """The full cohort table (cells and margins) with disclosure control applied.
+
+    With `cells` (fetched for a whole page), nothing is queried: the cube is summed from them.
+    """
     from analysis.cohorts import cohort_report
 
-    marks = {item: mark_cells(session, dims, period, item) for item in MARK_ITEMS}
-    return cohort_report(funnel_cells(session, dims, period), marks, dims, k=min_cell_size)
+    if cells is None:
+        funnel, marks = funnel_cells(session, dims, period), mark_cells(session, dims, period)
+    else:
+        funnel, marks = cells.rollup(dims)
+    return cohort_report(funnel, marks, dims, k=min_cell_size)
 
 
 def cohort_rows(
@@ -224,18 +297,19 @@ def cohort_rows(
     min_cell_size: int,
     *,
     margins: bool = False,
+    cells: Cells | None = None,
 ) -> list[dict[str, Any]]:
     """Every figure of the cohort table as plain rows, suppression applied, in reading order.
 
     Rows carry the funnel, the rates with their interval, and per mark item n, mean, SD,
     interval and the 1-10 counts. With `margins`, the subtotal rows (dimension value `TOTAL`)
     are included and sort last; `suppression_reason` never leaves this function, since it would
-    tell which hidden cells are below k.
+    tell which hidden cells are below k. `cells`: see `cohort_table`.
     """
     from analysis.disclosure import TOTAL
     from analysis.formatting import to_records
 
-    table = cohort_table(session, dims, period, min_cell_size)
+    table = cohort_table(session, dims, period, min_cell_size, cells=cells)
     if dims and not margins:
         table = table[~table["is_total"]]
     rows = to_records(table.drop(columns=["suppression_reason"]))

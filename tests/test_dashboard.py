@@ -275,3 +275,48 @@ def test_the_dashboard_loads_nothing_from_another_origin(app, db):
     for spec_url in re.findall(r'data-spec-url="([^"]+)"', page):
         spec = get(client, spec_url.replace("&amp;", "&")).get_json()
         assert "url" not in spec.get("data", {}) and "datasets" in spec  # data inline, no fetch
+
+
+def mixed_region(db, seed: int = 3) -> None:
+    """300 invitations over two years, three teams, two places, two care types, both groups."""
+    import random
+
+    rng = random.Random(seed)
+    questionnaires = load_questionnaires()
+    for _ in range(300):
+        episode = make_episode(
+            db,
+            youth_age=16,
+            end_date=date(2025, 1, 1) + timedelta(days=rng.randrange(720)),
+            team=rng.choice(("Team Noord", "Team Zuid", "Team Oost")),
+            municipality=rng.choice(("Amersfoort", "Leusden")),
+            care_type=rng.choice(("Begeleiding", "Behandeling")),
+        )
+        group = rng.choice(("youth", "parent"))
+        invitation, _ = make_invited(db, episode=episode, respondent_group=group)
+        if rng.random() < 0.5:
+            answers = {"self_direction": rng.randint(1, 10), "usefulness": rng.randint(1, 10)}
+            assert submit_response(db, invitation, questionnaires[group], answers, "nl", utcnow())
+
+
+@pytest.mark.parametrize(
+    "cubes",
+    [
+        [("group",), ("group", "quarter"), ("group", "quarter")],
+        [("group",), ("group", "month"), ("team", "year")],
+        [("group",), ("group", "quarter"), ("municipality", "care_type")],
+        [("group",), ("group", "month"), ("group", "team")],
+        [(), ("team",), ("year",)],
+    ],
+)
+def test_one_fetch_of_the_cells_gives_every_cube_as_its_own_queries(db, cubes):
+    from survey.reports import Cells, Period, cohort_rows
+
+    mixed_region(db)
+    for period in (Period(), Period(date(2025, 3, 15), date(2026, 5, 20))):
+        cells = Cells.fetch(db, cubes, period)
+        assert len(cells.funnel) < 300  # cells, not invitations
+        for dims in cubes:
+            alone = cohort_rows(db, dims, period, 5, margins=True)
+            assert cohort_rows(db, dims, period, 5, margins=True, cells=cells) == alone
+            assert any(not row["suppressed"] for row in alone)

@@ -1,6 +1,7 @@
 """What the dashboard shows, assembled from disclosure-controlled cohort tables.
 
-Three cubes per page, each queried in SQL and suppressed as a whole by `survey.reports`:
+Three cubes per page, summed from one fetch of the cells (`survey.reports.Cells`: one funnel
+query and one mark query) and each suppressed as a whole:
 groups (the infoblad table, the funnel, the marks and their 1-10 distribution), group × month
 or quarter (the trend), and the chosen breakdown of one or two dimensions with its margins.
 The representativeness view is read off the breakdown's own margins, so it publishes no figure
@@ -19,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
-from survey.reports import MARK_ITEMS, Period, ReportError, cohort_rows
+from survey.reports import MARK_ITEMS, Cells, Period, ReportError, cohort_rows
 
 PERIODS = ("month", "quarter", "year")
 BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
@@ -87,19 +88,25 @@ def is_cell(row: Mapping[str, Any], dims: tuple[str, ...]) -> bool:
     return not any(row[d] == TOTAL for d in dims)
 
 
-def group_rows(session: Session, query: DashboardQuery, k: int) -> list[dict[str, Any]]:
+def group_rows(
+    session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
+) -> list[dict[str, Any]]:
     """Youths, parents and their total: funnel, marks and distributions."""
-    return cohort_rows(session, ("group",), query.period, k, margins=True)
+    return cohort_rows(session, ("group",), query.period, k, margins=True, cells=cells)
 
 
-def trend_rows(session: Session, query: DashboardQuery, k: int) -> list[dict[str, Any]]:
+def trend_rows(
+    session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
+) -> list[dict[str, Any]]:
     """Group × month or quarter, cells only."""
-    return cohort_rows(session, ("group", query.grain), query.period, k)
+    return cohort_rows(session, ("group", query.grain), query.period, k, cells=cells)
 
 
-def breakdown_rows(session: Session, query: DashboardQuery, k: int) -> list[dict[str, Any]]:
+def breakdown_rows(
+    session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
+) -> list[dict[str, Any]]:
     """The chosen breakdown with every margin."""
-    return cohort_rows(session, query.dims, query.period, k, margins=True)
+    return cohort_rows(session, query.dims, query.period, k, margins=True, cells=cells)
 
 
 def representativeness_rows(
@@ -124,13 +131,15 @@ def _second_is_total(row: Mapping[str, Any], query: DashboardQuery) -> bool:
 
 
 def dashboard_figures(session: Session, query: DashboardQuery, k: int) -> dict[str, Any]:
-    """Every table of the dashboard page for `query`."""
-    groups = group_rows(session, query, k)
-    breakdown = breakdown_rows(session, query, k)
+    """Every table of the dashboard page for `query`, from one fetch of the cells."""
+    cubes = [("group",), ("group", query.grain), query.dims]
+    cells = Cells.fetch(session, cubes, query.period)
+    groups = group_rows(session, query, k, cells)
+    breakdown = breakdown_rows(session, query, k, cells)
     return {
         "groups": groups,
         "headline": [r for r in groups if r["group"] != TOTAL],
-        "trend": trend_rows(session, query, k),
+        "trend": trend_rows(session, query, k, cells),
         "breakdown": breakdown,
         "representativeness": representativeness_rows(breakdown, query),
     }
