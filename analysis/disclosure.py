@@ -282,10 +282,13 @@ def _determined(component: list[tuple[int, ...]], shape: tuple) -> np.ndarray:
             row = rows.setdefault(key, np.zeros(len(component)))
             row[j] = -1.0 if cell[axis] == size - 1 else 1.0
     matrix = np.array(list(rows.values()))
-    _, singular, vt = np.linalg.svd(matrix, full_matrices=True)
+    # A cell is fixed iff its unit vector lies in the row space of the equations. The reduced
+    # SVD of the transposed matrix gives an orthonormal basis of that row space (the first
+    # `rank` left singular vectors) without the square matrices of a full SVD, which for a large
+    # group of hidden cells took hundreds of MB.
+    basis, singular, _ = np.linalg.svd(matrix.T, full_matrices=False)
     rank = int((singular > _TOLERANCE * max(matrix.shape) * max(singular.max(), 1)).sum())
-    null_space = vt[rank:]
-    return (null_space**2).sum(axis=0) < _TOLERANCE
+    return (basis[:, :rank] ** 2).sum(axis=1) > 1 - _TOLERANCE
 
 
 def _cube_positions(table: pd.DataFrame, dims: list[str]) -> tuple[tuple[int, ...], np.ndarray]:

@@ -219,10 +219,9 @@ def _record_delivery(message: OutboxMessage, now: datetime) -> None:
         # Visible at once, not waited for on disk: see "Mail durability" in the README.
         connection.execute(_ASYNC_COMMIT)
     connection.execute(_MARK_SENT, {"message": message.id, "now": now})
-    for name, value in (("status", "sent"), ("sent_at", now)):
+    sent = {"status": "sent", "sent_at": now, "lease_owner": None, "lease_expires_at": None}
+    for name, value in sent.items():
         set_committed_value(message, name, value)
-    set_committed_value(message, "lease_owner", None)
-    set_committed_value(message, "lease_expires_at", None)
     invitation = message.invitation
     column = {"invitation": "sent_at", "reminder": "reminded_at"}.get(message.kind)
     if invitation is not None and column and getattr(invitation, column) is None:
@@ -288,14 +287,20 @@ def deliver_outbox(
     # A send starts only while the lease has this long left, so no other worker can take the
     # message while the server is still answering (every SMTP call has SMTP_TIMEOUT).
     margin = min(timedelta(seconds=config["SMTP_TIMEOUT"]), lease / 2)
-    batch_sender = _BatchSender(
-        session, transport, config["MAIL_FROM"], now, margin, result, on_message
-    )
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as smtp_thread:
-            batch_sender.thread = smtp_thread
+            sender = _BatchSender(
+                session,
+                transport,
+                smtp_thread,
+                config["MAIL_FROM"],
+                now,
+                margin,
+                result,
+                on_message,
+            )
             while batch := _claim_batch(session, worker, now(), started, batch_size, lease):
-                if not batch_sender.send(batch):
+                if not sender.send(batch):
                     break
     finally:
         transport.close()
@@ -308,16 +313,15 @@ class _BatchSender:
 
     session: Session
     transport: Transport
+    thread: ThreadPoolExecutor
     mail_from: str
     now: Callable[[], datetime]
     margin: timedelta
     result: DeliveryResult
-    on_message: Callable[[], None] | None
-    thread: ThreadPoolExecutor | None = None
+    on_message: Callable[[], None] | None = None
 
     def send(self, batch: list[OutboxMessage]) -> bool:
         """Send `batch`; False when the server became unreachable (the rest is released)."""
-        assert self.thread is not None
         in_flight: tuple[OutboxMessage, datetime, Future] | None = None
         for position, message in enumerate(batch):
             if in_flight is not None:

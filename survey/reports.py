@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, String, and_, case, func, select
+from sqlalchemy import Select, String, and_, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -34,26 +34,46 @@ class ReportError(ValueError):
     """A report request names an unknown dimension or an impossible period."""
 
 
-class period_label(FunctionElement):
-    """'YYYY-MM', 'YYYY-Qn' or 'YYYY' of a date column, on SQLite and PostgreSQL."""
+class _PeriodOf(FunctionElement):
+    """The month, quarter or year of a date column, as the database groups it fastest.
+
+    PostgreSQL gives the period's first day (`date_trunc`: far cheaper per row than formatting
+    a label); SQLite gives the label itself. `_frame` turns either into the label ('2025-05',
+    '2025-Q2', '2025'). One class per grain, so the grain is part of the statement cache key.
+    """
 
     inherit_cache = True
-    type = String()
-
-    def __init__(self, column: Any, grain: str) -> None:
-        self.grain = grain
-        super().__init__(column)
+    type = String()  # no result conversion: a date from PostgreSQL, a label from SQLite
+    grain = ""
 
 
-@compiles(period_label, "postgresql")
-def _period_pg(element: period_label, compiler: Any, **kw: Any) -> str:
+class _MonthOf(_PeriodOf):
+    inherit_cache = True
+    grain = "month"
+
+
+class _QuarterOf(_PeriodOf):
+    inherit_cache = True
+    grain = "quarter"
+
+
+class _YearOf(_PeriodOf):
+    inherit_cache = True
+    grain = "year"
+
+
+PERIOD_OF = {"month": _MonthOf, "quarter": _QuarterOf, "year": _YearOf}
+PERIOD_GRAINS = tuple(PERIOD_OF)  # finest first
+
+
+@compiles(_PeriodOf, "postgresql")
+def _period_pg(element: _PeriodOf, compiler: Any, **kw: Any) -> str:
     column = compiler.process(next(iter(element.clauses)), **kw)
-    pattern = {"month": "YYYY-MM", "quarter": 'YYYY-"Q"Q', "year": "YYYY"}[element.grain]
-    return f"to_char({column}, '{pattern}')"
+    return f"CAST(date_trunc('{element.grain}', {column}) AS DATE)"
 
 
-@compiles(period_label)
-def _period_default(element: period_label, compiler: Any, **kw: Any) -> str:
+@compiles(_PeriodOf)
+def _period_default(element: _PeriodOf, compiler: Any, **kw: Any) -> str:
     column = compiler.process(next(iter(element.clauses)), **kw)
     if element.grain == "month":
         return f"strftime('%Y-%m', {column})"
@@ -63,6 +83,17 @@ def _period_default(element: period_label, compiler: Any, **kw: Any) -> str:
         f"strftime('%Y', {column}) || '-Q' || "
         f"CAST((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3 AS TEXT)"
     )
+
+
+def period_name(value: date | str, grain: str) -> str:
+    """The label of a period from its first day (or the label itself)."""
+    if isinstance(value, str):
+        return value
+    if grain == "month":
+        return f"{value.year}-{value.month:02d}"
+    if grain == "quarter":
+        return f"{value.year}-Q{(value.month + 2) // 3}"
+    return str(value.year)
 
 
 def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -99,11 +130,11 @@ def _dimension(name: str, columns: dict[str, Any]) -> ColumnElement:
     """The labelled SQL expression of dimension `name` in one world's `columns`."""
     if name in columns:
         return columns[name].label(name)
-    return period_label(columns["period"], name).label(name)
+    return PERIOD_OF[name](columns["period"]).label(name)
 
 
 def _count_if(condition: ColumnElement) -> ColumnElement:
-    return func.sum(case((condition, 1), else_=0))
+    return func.count().filter(condition)
 
 
 @dataclass(frozen=True)
@@ -195,9 +226,6 @@ def mark_query(dims: Sequence[str], period: Period) -> Select:
     return query
 
 
-PERIOD_GRAINS = ("month", "quarter", "year")
-
-
 @dataclass(frozen=True)
 class Cells:
     """The funnel and mark cells of one period at one grain, fetched once for a whole page.
@@ -255,7 +283,12 @@ def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:
     """Rows as a DataFrame with integer counts (SUM over no rows gives NULL: that is 0)."""
     frame = pd.DataFrame(rows, columns=names)
     numeric = names[n_dims:]
-    return frame.assign(**{c: frame[c].fillna(0).astype("int64") for c in numeric})
+    periods = {
+        c: frame[c].map({v: period_name(v, c) for v in frame[c].unique()})
+        for c in names[:n_dims]
+        if c in PERIOD_OF
+    }
+    return frame.assign(**periods, **{c: frame[c].fillna(0).astype("int64") for c in numeric})
 
 
 REPORT_COLUMNS = (
