@@ -40,6 +40,19 @@ def median_seconds(
     return statistics.median(times)
 
 
+def process_peak_mb(pid: int | str = "self") -> float:
+    """Peak resident memory (MB, VmHWM) of a running process: this one by default."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
+def children_of(pid: int) -> list[int]:
+    """The process ids whose parent is `pid` (e.g. gunicorn's workers)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
 def peak_mb_of(module: str, *args: str) -> float:
     """Peak resident memory (MB) of `python -m module args` in a fresh process."""
     code = (

@@ -26,7 +26,7 @@ from functools import partial
 
 from sqlalchemy import create_engine, select
 
-from bench.common import record, seconds
+from bench.common import process_peak_mb, record, seconds
 
 TODAY = date(2026, 11, 25)
 AT = datetime.combine(TODAY + timedelta(days=1), datetime.min.time()).replace(hour=12)
@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         baseline_s=base,
         product_s=made,
         messages=args.messages,
+        peak_mb=process_peak_mb(),  # this process: queueing, the product and the baseline
         backend=backend,
     )
 
