@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from survey.models import Episode, Invitation, utcnow
@@ -419,6 +419,12 @@ def import_episodes(
     seen: dict[str, int] = {}
     batch: list[EpisodeRow] = []
     too_young = 0
+    if session.get_bind().dialect.name == "postgresql":
+        # The whole file is one transaction, so the table statistics never see its rows: the
+        # planner takes the episode table for as small as before the import and scans it for
+        # every batch's id lookup, which grows with the square of the file. The lookups are
+        # by unique index; say so for this transaction only.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
     try:
         for line, raw in _rows(stream, errors):
             result.rows += 1
