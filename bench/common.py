@@ -63,14 +63,13 @@ def peak_mb_of(module: str, *args: str) -> float:
         "except SystemExit as stop:\n"
         "    assert not stop.code, stop.code\n"
         # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
-        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
-        "print('PEAK_KB', hwm.split()[1])"
+        "from bench.common import process_peak_mb\n"
+        "print('PEAK_MB', process_peak_mb())"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
-    kilobytes = int(output.rsplit("PEAK_KB", 1)[1].split()[0])
-    return kilobytes / 1024
+    return float(output.rsplit("PEAK_MB", 1)[1].split()[0])
 
 
 def record(
