@@ -296,3 +296,7 @@ class Comment(Base):
         ),
         Index("ix_comment_quote_status", "quote_status"),
     )
+
+
+# The cohort cells the dashboard reads (aggregates only), kept by triggers: survey/cells.py.
+from survey.cells import funnel_cell, mark_cell  # noqa: E402, F401

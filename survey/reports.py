@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -22,11 +22,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from survey.cells import CELL_DIMENSIONS, MARK_ITEMS, MARKS, PAIRS, funnel_cell, mark_cell
 from survey.models import Episode, Invitation, Response, ResponseAnswer
 
 DIMENSIONS = ("group", "month", "quarter", "year", "team", "municipality", "care_type")
-MARK_ITEMS = ("self_direction", "usefulness")
-MARKS = tuple(range(1, 11))
 GROUP_ORDER = {"youth": 0, "parent": 1}
 
 
@@ -153,10 +152,16 @@ FUNNEL_NAMES = ("sent", "opened", "responded", "bounced", "opted_out", "after_re
 MARK_NAMES = ("n", "sum", "sumsq", *(f"count_{m}" for m in MARKS))
 
 
-def funnel_cells(session: Session, dims: Sequence[str], period: Period) -> pd.DataFrame:
-    """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder."""
-    rows = session.execute(funnel_query(dims, period)).all()
-    return _frame(rows, [*dims, *FUNNEL_NAMES], len(dims))
+def funnel_cells(
+    session: Session, dims: Sequence[str], period: Period, *, from_cells: bool = False
+) -> pd.DataFrame:
+    """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder.
+
+    `from_cells`: read the sums the database keeps (`survey.cells`; see `cells_can_answer`)
+    instead of aggregating the invitations: the same figures, in a fraction of the time.
+    """
+    query = cell_funnel_query(dims, period) if from_cells else funnel_query(dims, period)
+    return _frame(session.execute(query).all(), [*dims, *FUNNEL_NAMES], len(dims))
 
 
 def funnel_query(dims: Sequence[str], period: Period) -> Select:
@@ -190,9 +195,13 @@ def funnel_query(dims: Sequence[str], period: Period) -> Select:
     return query
 
 
-def mark_cells(session: Session, dims: Sequence[str], period: Period) -> dict[str, pd.DataFrame]:
-    """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10."""
-    rows = session.execute(mark_query(dims, period)).all()
+def mark_cells(
+    session: Session, dims: Sequence[str], period: Period, *, from_cells: bool = False
+) -> dict[str, pd.DataFrame]:
+    """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10 (`from_cells`: as
+    in `funnel_cells`)."""
+    query = cell_mark_query(dims, period) if from_cells else mark_query(dims, period)
+    rows = session.execute(query).all()
     frame = _frame(rows, [*dims, "item", *MARK_NAMES], len(dims) + 1)
     return {
         item: frame[frame["item"] == item].drop(columns="item").reset_index(drop=True)
@@ -226,6 +235,71 @@ def mark_query(dims: Sequence[str], period: Period) -> Select:
     return query
 
 
+def cells_can_answer(dims: Sequence[str], period: Period) -> bool:
+    """True when the kept cells hold exactly the figures of `dims` in `period`.
+
+    They do for whole months (the cells count per month of the end of care) and for at most two
+    of team, municipality and care type (the cells come in pairs of them).
+    """
+    starts = period.start is None or period.start.day == 1
+    ends = period.end is None or (period.end + timedelta(days=1)).day == 1
+    return starts and ends and _pair(dims) is not None
+
+
+def _pair(dims: Sequence[str]) -> str | None:
+    """The smallest pair of cell dimensions that holds every one of `dims`."""
+    needed = {d for d in dims if d in CELL_DIMENSIONS}
+    return next((name for name, pair in PAIRS.items() if needed <= set(pair)), None)
+
+
+def _cell_columns(table: Any) -> dict[str, Any]:
+    return {
+        "group": table.c.respondent_group,
+        **{d: table.c[d] for d in CELL_DIMENSIONS},
+        "period": table.c.end_month,
+    }
+
+
+def _cell_selection(table: Any, dims: Sequence[str], period: Period) -> tuple[list, Select]:
+    """The dimension columns of `dims` and the FROM/WHERE of their pair's cells in `period`."""
+    if not cells_can_answer(dims, period):
+        raise ReportError("the kept cells cannot answer this breakdown or period")
+    columns = [_dimension(d, _cell_columns(table)) for d in dims]
+    query = select(*columns).where(table.c.pair == _pair(dims))
+    if period.start:
+        query = query.where(table.c.end_month >= period.start)
+    if period.end:
+        query = query.where(table.c.end_month <= period.end.replace(day=1))
+    return columns, query
+
+
+def cell_funnel_query(dims: Sequence[str], period: Period) -> Select:
+    """`funnel_query`'s figures summed from the kept funnel cells."""
+    columns, query = _cell_selection(funnel_cell, dims, period)
+    query = query.add_columns(*(func.sum(funnel_cell.c[n]).label(n) for n in FUNNEL_NAMES))
+    if columns:
+        # A cell whose invitations were all taken back (deleted, moved) keeps a row of zeros.
+        query = query.group_by(*columns).having(func.sum(funnel_cell.c.invited) > 0)
+    return query
+
+
+def cell_mark_query(dims: Sequence[str], period: Period) -> Select:
+    """`mark_query`'s figures summed from the kept mark cells."""
+    columns, query = _cell_selection(mark_cell, dims, period)
+    sums = {"n": "n", "sum": "total", "sumsq": "total_sq"} | {
+        f"count_{m}": f"count_{m}" for m in MARKS
+    }
+    return (
+        query.add_columns(
+            mark_cell.c.item_id.label("item"),
+            *(func.sum(mark_cell.c[column]).label(name) for name, column in sums.items()),
+        )
+        .where(mark_cell.c.item_id.in_(MARK_ITEMS))
+        .group_by(*columns, mark_cell.c.item_id)
+        .having(func.sum(mark_cell.c.n) > 0)
+    )
+
+
 @dataclass(frozen=True)
 class Cells:
     """The funnel and mark cells of one period at one grain, fetched once for a whole page.
@@ -240,15 +314,26 @@ class Cells:
     dims: tuple[str, ...]
     funnel: pd.DataFrame
     marks: dict[str, pd.DataFrame]
+    from_cells: bool = False  # read from the kept cells (survey.cells), not the base tables
 
     @classmethod
     def fetch(cls, session: Session, cubes: Sequence[Sequence[str]], period: Period) -> Cells:
-        """Query the cells at the finest grain that covers every cube in `cubes`."""
+        """Query the cells at the finest grain that covers every cube in `cubes`.
+
+        From the cells the database keeps when they can answer (whole months, at most two of
+        team, municipality and care type), else from the invitations and answers themselves.
+        """
         needed = {d for cube in cubes for d in cube}
         grains = [g for g in PERIOD_GRAINS if g in needed]
         dims = tuple(d for d in DIMENSIONS if d in needed and d not in PERIOD_GRAINS)
         dims += tuple(grains[:1])  # month, else quarter, else year: the others follow from it
-        return cls(dims, funnel_cells(session, dims, period), mark_cells(session, dims, period))
+        kept = cells_can_answer(dims, period)
+        return cls(
+            dims,
+            funnel_cells(session, dims, period, from_cells=kept),
+            mark_cells(session, dims, period, from_cells=kept),
+            from_cells=kept,
+        )
 
     def rollup(self, dims: Sequence[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         """The funnel and mark cells of `dims` (each a subset of, or derived from, `self.dims`)."""

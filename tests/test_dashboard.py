@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 from sqlalchemy import select
 
+from analysis.disclosure import TOTAL
 from survey.models import AuditEvent, utcnow
 from survey.questionnaires import load_questionnaires
 from survey.responses import submit_response
@@ -320,3 +321,24 @@ def test_one_fetch_of_the_cells_gives_every_cube_as_its_own_queries(db, cubes):
             alone = cohort_rows(db, dims, period, 5, margins=True)
             assert cohort_rows(db, dims, period, 5, margins=True, cells=cells) == alone
             assert any(not row["suppressed"] for row in alone)
+
+
+def test_a_period_counts_in_whole_months_and_matches_the_invitations_themselves(app, db):
+    from survey.reports import Period, cohort_rows
+
+    mixed_region(db)
+    client, _ = signed_in_client(app, db, "quality")
+    chosen = "from=2025-03-15&to=2026-05-20"
+    page = get(client, f"/staff/dashboard/?{chosen}").get_data(as_text=True)
+    assert 'value="2025-03-01"' in page and 'value="2026-05-31"' in page  # what is counted
+    export = get(client, f"/staff/dashboard/export.csv?table=groups&{chosen}")
+    shown = {
+        row["group"]: row for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))
+    }
+    months = Period(date(2025, 3, 1), date(2026, 5, 31))
+    for row in cohort_rows(db, ("group",), months, 5, margins=True):  # from the base tables
+        for figure in ("invited", "responded", "opened", "self_direction_n", "usefulness_mean"):
+            assert shown[row["group"]][figure] == str(row[figure]), figure
+    days = Period(date(2025, 3, 15), date(2026, 5, 20))
+    by_day = cohort_rows(db, ("group",), days, 5, margins=True)[-1]  # the total, from the days
+    assert by_day["invited"] < int(shown[TOTAL]["invited"])  # the whole months count more

@@ -13,7 +13,7 @@ from survey.migrate import upgrade
 from tests.conftest import postgres_url
 
 # Tables of the answer world, and words that, in a column name, could point back to a person.
-ANSWER_WORLD = {"response", "response_answer", "comment"}
+ANSWER_WORLD = {"response", "response_answer", "comment", "mark_cell"}
 CONTACT_WORDS = (
     "invitation",
     "episode",
@@ -32,7 +32,7 @@ CONTACT_WORDS = (
     "timestamp",
     "seq",
 )
-CONTACT_TABLES = {"episode", "invitation", "outbox_message"}
+CONTACT_TABLES = {"episode", "invitation", "outbox_message", "funnel_cell"}
 REVIEWED_ANSWER_COLUMNS = {
     "response": {
         "id",
@@ -47,6 +47,20 @@ REVIEWED_ANSWER_COLUMNS = {
         "language",
     },
     "response_answer": {"response_id", "item_id", "value_int", "value_text"},
+    # Sums per cohort cell (survey/cells.py): no row stands for a person.
+    "mark_cell": {
+        "pair",
+        "end_month",
+        "respondent_group",
+        "team",
+        "municipality",
+        "care_type",
+        "item_id",
+        "n",
+        "total",
+        "total_sq",
+        *(f"count_{mark}" for mark in range(1, 11)),
+    },
     # No staff reference and no time: who decided on a quote, and when, is in the audit log.
     "comment": {
         "response_id",
@@ -159,3 +173,59 @@ def test_comments_stored_before_the_quotes_revision_become_rows_with_their_conse
         ("with-consent", "new", None),
         ("without-consent", None, None),
     ]
+
+
+def test_the_cells_revision_back_fills_the_sums_and_keeps_them_from_then_on(empty_database):
+    from survey.cells import trigger_names
+    from tests.test_cells import installed_triggers, kept, rebuilt
+
+    upgrade(empty_database, "0004")
+    engine = create_engine(empty_database)
+    episode = (
+        "INSERT INTO episode (id, external_id, end_date, team, municipality, care_type, language,"
+        " imported_at) VALUES (:id, :id, '2026-01-20', 'T', 'M', 'C', 'nl', '2026-02-01')"
+    )
+    invitation = (
+        "INSERT INTO invitation (episode_id, respondent_group, language, created_at, invited_at,"
+        " sent_at, responded_at) VALUES (:id, 'parent', 'nl', '2026-02-01', :invited, :invited,"
+        " :responded)"
+    )
+    response = (
+        "INSERT INTO response (id, respondent_group, team, municipality, care_type, end_month,"
+        " submitted_month, questionnaire_key, questionnaire_version, language) VALUES"
+        " ('old', 'parent', 'T', 'M', 'C', '2026-01-01', '2026-02-01', 'parent', 1, 'nl')"
+    )
+    with engine.begin() as connection:
+        for number in (1, 2, 3):
+            connection.execute(text(episode), {"id": number})
+        answered = {"invited": "2026-02-01", "responded": "2026-02-03"}
+        connection.execute(text(invitation), {"id": 1, **answered})
+        connection.execute(text(invitation), {"id": 2, "invited": "2026-02-01", "responded": None})
+        connection.execute(text(invitation), {"id": 3, "invited": None, "responded": None})
+        connection.execute(text(response))
+        connection.execute(
+            text(
+                "INSERT INTO response_answer (response_id, item_id, value_int)"
+                " VALUES ('old', 'usefulness', 8)"
+            )
+        )
+    upgrade(empty_database)
+    with engine.begin() as connection:
+        assert installed_triggers(connection) == sorted(trigger_names())
+        cells = kept(connection)
+        assert cells == rebuilt(connection)
+        per_pair = select_sums(connection)
+        assert per_pair == {"invited": 6, "sent": 6, "responded": 3, "n": 3, "total": 24}
+        connection.execute(text("UPDATE invitation SET invited_at = '2026-02-05' WHERE id = 3"))
+        assert select_sums(connection)["invited"] == 9  # kept by the triggers from now on
+        assert kept(connection) == rebuilt(connection)
+    engine.dispose()
+
+
+def select_sums(connection) -> dict[str, int]:
+    """Totals over the three pairs of cell dimensions (each change counts once per pair)."""
+    funnel = connection.execute(
+        text("SELECT SUM(invited), SUM(sent), SUM(responded) FROM funnel_cell")
+    ).one()
+    marks = connection.execute(text("SELECT SUM(n), SUM(total) FROM mark_cell")).one()
+    return dict(zip(("invited", "sent", "responded", "n", "total"), [*funnel, *marks], strict=True))

@@ -1,7 +1,8 @@
 """What the dashboard shows, assembled from disclosure-controlled cohort tables.
 
 Three cubes per page, summed from one fetch of the cells (`survey.reports.Cells`: one funnel
-query and one mark query) and each suppressed as a whole:
+query and one mark query, on the sums the database keeps per month, `survey.cells`; periods are
+whole months) and each suppressed as a whole:
 groups (the infoblad table, the funnel, the marks and their 1-10 distribution), group × month
 or quarter (the trend), and the chosen breakdown of one or two dimensions with its margins.
 The representativeness view is read off the breakdown's own margins, so it publishes no figure
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -56,7 +57,7 @@ class DashboardQuery:
         try:
             start = date.fromisoformat(args["from"]) if args.get("from") else None
             end = date.fromisoformat(args["to"]) if args.get("to") else None
-            period = Period(start, end)
+            period = whole_months(Period(start, end))
         except (ValueError, ReportError):
             period = Period()
         return cls(
@@ -83,6 +84,17 @@ class DashboardQuery:
         return query
 
 
+def whole_months(period: Period) -> Period:
+    """`period` widened to whole months: the answers only know the month care ended, so the
+    response figures and the marks then cover the same people (and the kept cells answer)."""
+    start = period.start.replace(day=1) if period.start else None
+    end = None
+    if period.end:
+        next_month = (period.end.replace(day=1) + timedelta(days=32)).replace(day=1)
+        end = next_month - timedelta(days=1)
+    return Period(start, end)
+
+
 def is_cell(row: Mapping[str, Any], dims: tuple[str, ...]) -> bool:
     """True for a cohort cell, False for a margin (subtotal or total) row."""
     return not any(row[d] == TOTAL for d in dims)
@@ -92,6 +104,7 @@ def group_rows(
     session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
 ) -> list[dict[str, Any]]:
     """Youths, parents and their total: funnel, marks and distributions."""
+    cells = cells or Cells.fetch(session, [("group",)], query.period)
     return cohort_rows(session, ("group",), query.period, k, margins=True, cells=cells)
 
 
@@ -99,13 +112,16 @@ def trend_rows(
     session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
 ) -> list[dict[str, Any]]:
     """Group × month or quarter, cells only."""
-    return cohort_rows(session, ("group", query.grain), query.period, k, cells=cells)
+    dims = ("group", query.grain)
+    cells = cells or Cells.fetch(session, [dims], query.period)
+    return cohort_rows(session, dims, query.period, k, cells=cells)
 
 
 def breakdown_rows(
     session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
 ) -> list[dict[str, Any]]:
     """The chosen breakdown with every margin."""
+    cells = cells or Cells.fetch(session, [query.dims], query.period)
     return cohort_rows(session, query.dims, query.period, k, margins=True, cells=cells)
 
 
