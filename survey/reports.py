@@ -12,7 +12,7 @@ disclosure control.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -300,43 +300,59 @@ def cell_mark_query(dims: Sequence[str], period: Period) -> Select:
     )
 
 
+Frames = tuple[pd.DataFrame, dict[str, pd.DataFrame]]  # funnel cells, mark cells per item
+
+
 @dataclass(frozen=True)
 class Cells:
-    """The funnel and mark cells of one period at one grain, fetched once for a whole page.
+    """The funnel and mark cells of every cube a page shows, fetched once for the page.
 
-    A page shows several cubes (groups, group × quarter, the chosen breakdown); each is a sum
-    of the finest cells the page needs, so one funnel query and one mark query serve them all
-    instead of two queries per cube. `rollup` gives the cells of any coarser set of dimensions
-    (a month sums into its quarter and year); the sums are exact, so each cube is the same as
-    when queried on its own.
+    A page shows several cubes (groups, group × quarter, the chosen breakdown). When the cells
+    the database keeps can answer each of them (`cells_can_answer`), every cube is its own two
+    small sums over those cells (`cubes`): already aggregated, they are summed to the cube's
+    grain in the database far faster than in Python from a common finer grain (at national
+    scale, teams × municipalities per month would be some 570,000 rows). Otherwise the cells
+    come from the invitations and answers themselves, once at the finest grain that covers
+    every cube (`dims`, `funnel`, `marks`), and each cube is summed from them: one pass over
+    the base tables instead of one per cube. `rollup` gives a cube's cells either way; the sums
+    are exact, so each cube is the same as when queried on its own.
     """
 
     dims: tuple[str, ...]
-    funnel: pd.DataFrame
-    marks: dict[str, pd.DataFrame]
-    from_cells: bool = False  # read from the kept cells (survey.cells), not the base tables
+    funnel: pd.DataFrame | None = None
+    marks: dict[str, pd.DataFrame] | None = None
+    cubes: dict[tuple[str, ...], Frames] = field(default_factory=dict)
+
+    @property
+    def from_cells(self) -> bool:
+        """Whether the cubes were read from the kept cells (survey.cells)."""
+        return bool(self.cubes)
 
     @classmethod
     def fetch(cls, session: Session, cubes: Sequence[Sequence[str]], period: Period) -> Cells:
-        """Query the cells at the finest grain that covers every cube in `cubes`.
-
-        From the cells the database keeps when they can answer (whole months, at most two of
-        team, municipality and care type), else from the invitations and answers themselves.
-        """
+        """Fetch the cells of every cube in `cubes` for `period`."""
+        if all(cells_can_answer(cube, period) for cube in cubes):
+            kept = {
+                tuple(cube): (
+                    funnel_cells(session, cube, period, from_cells=True),
+                    mark_cells(session, cube, period, from_cells=True),
+                )
+                for cube in dict.fromkeys(tuple(cube) for cube in cubes)
+            }
+            return cls(dims=(), cubes=kept)
         needed = {d for cube in cubes for d in cube}
         grains = [g for g in PERIOD_GRAINS if g in needed]
         dims = tuple(d for d in DIMENSIONS if d in needed and d not in PERIOD_GRAINS)
         dims += tuple(grains[:1])  # month, else quarter, else year: the others follow from it
-        kept = cells_can_answer(dims, period)
-        return cls(
-            dims,
-            funnel_cells(session, dims, period, from_cells=kept),
-            mark_cells(session, dims, period, from_cells=kept),
-            from_cells=kept,
-        )
+        return cls(dims, funnel_cells(session, dims, period), mark_cells(session, dims, period))
 
-    def rollup(self, dims: Sequence[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-        """The funnel and mark cells of `dims` (each a subset of, or derived from, `self.dims`)."""
+    def rollup(self, dims: Sequence[str]) -> Frames:
+        """The funnel and mark cells of `dims`: one of the fetched cubes, or (from the base
+        tables) any set of dimensions that is a subset of, or derived from, `self.dims`."""
+        if tuple(dims) in self.cubes:
+            return self.cubes[tuple(dims)]
+        if self.funnel is None or self.marks is None:
+            raise ReportError(f"the cube {tuple(dims)} was not fetched")
         return _sum_to(self.funnel, self.dims, dims), {
             item: _sum_to(frame, self.dims, dims) for item, frame in self.marks.items()
         }
