@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
-from survey.models import Episode, Invitation, utcnow
+from survey.models import Episode, Invitation, OutboxMessage, utcnow
 from survey.optout import address_hash, suppressed_hashes
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # token_urlsafe(32) gives 43 characters of [A-Za-z0-9_-]; anything else is not one of ours.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 BATCH_SIZE = 500
+# Queueing at least this many invitations refreshes the outbox's planner statistics.
+ANALYZE_AFTER = 1000
 
 
 def new_token() -> str:
@@ -161,6 +163,13 @@ def create_due_invitation_messages(
         session.commit()
         result.created += len(batch)
     result.created -= result.suppressed
+    if result.created >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # So many new messages reshape the outbox before autovacuum takes its next look, and
+        # the delivery right after would be planned on the old statistics: a sort of every
+        # due message per claimed batch (100 ms at 20,000) instead of a walk along the
+        # claim's index (0.5 ms). Without the table's ownership this is a warning, no error.
+        session.execute(text(f"ANALYZE {OutboxMessage.__tablename__}"))
+        session.commit()
     log.info(
         "invitations queued: %d (too old: %d, opted out: %d)",
         result.created,

@@ -15,8 +15,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.utils import parseaddr
@@ -25,6 +26,7 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -42,12 +44,19 @@ _MARK_SENT = (
     .where(_OUTBOX.c.id == bindparam("message"))
     .values(status="sent", sent_at=bindparam("now"), lease_owner=None, lease_expires_at=None)
 )
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO off")
+# For the connection of a delivery pass only: see `_one_connection`.
+_ASYNC_COMMITS = text("SET synchronous_commit TO off")
+_SYNC_COMMITS = text("RESET synchronous_commit")
 _MARK_INVITATION = {
     column: update(_INVITATION)
     .where(_INVITATION.c.id == bindparam("invitation"), _INVITATION.c[column].is_(None))
     .values({column: bindparam("now")})
     for column in ("sent_at", "reminded_at")
+}
+# On PostgreSQL both marks in one statement (a data-modifying WITH): one round trip, not two.
+_MARK_BOTH = {
+    column: statement.add_cte(_MARK_SENT.cte("sent_message"))
+    for column, statement in _MARK_INVITATION.items()
 }
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
@@ -168,19 +177,27 @@ def count_due(session: Session, now: datetime, *, leased_too: bool = False) -> i
     return session.scalar(select(func.count()).select_from(query.subquery()))
 
 
+def claim_query(now: datetime, due_by: datetime, size: int) -> Any:
+    """The next `size` deliverable messages, oldest due first, locked (skipping locked ones).
+
+    In the order of the partial index `ix_outbox_message_due`, so the database reads one batch
+    along it instead of sorting every due message for each batch.
+    """
+    return (
+        due_query(now, due_by)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(size)
+        .with_for_update(skip_locked=True, of=OutboxMessage)
+    )
+
+
 def _claim_batch(
     session: Session, worker: str, now: datetime, due_by: datetime, size: int, lease: timedelta
 ) -> list[OutboxMessage]:
     """Lease up to `size` deliverable messages to `worker` from `now` on; commit so other workers
     skip them. Only messages due by `due_by` (the start of the pass) count, so a message that
     failed during this pass waits for its backoff instead of being retried at once."""
-    query = (
-        due_query(now, due_by)
-        .options(selectinload(OutboxMessage.invitation))
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(size)
-        .with_for_update(skip_locked=True, of=OutboxMessage)
-    )
+    query = claim_query(now, due_by, size).options(selectinload(OutboxMessage.invitation))
     batch = list(session.scalars(query))
     suppressed = suppressed_hashes(session, [m.recipient for m in batch if m.recipient])
     for message in batch:
@@ -208,25 +225,30 @@ def _no_longer_wanted(message: OutboxMessage, now: datetime) -> bool:
 def _record_delivery(message: OutboxMessage, now: datetime) -> None:
     """Mark `message` sent, and its invitation sent or reminded.
 
-    Two prepared UPDATEs rather than a unit-of-work flush: this runs once per message, and
-    building and flushing statements cost more than the SMTP conversation (bench/mail.py).
-    The loaded objects are given the same values, so the session stays in step.
+    Prepared UPDATEs rather than a unit-of-work flush (one statement on PostgreSQL, two on
+    SQLite): this runs once per message, and building and flushing statements cost more than
+    the SMTP conversation (bench/mail.py). The loaded objects are given the same values, so
+    the session stays in step.
     """
     session = object_session(message)
     assert session is not None, "the message must belong to a session"
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # Visible at once, not waited for on disk: see "Mail durability" in the README.
-        connection.execute(_ASYNC_COMMIT)
-    connection.execute(_MARK_SENT, {"message": message.id, "now": now})
+    invitation = message.invitation
+    column = {"invitation": "sent_at", "reminder": "reminded_at"}.get(message.kind)
+    values = {"message": message.id, "now": now}
+    if invitation is not None and column and getattr(invitation, column) is None:
+        values["invitation"] = invitation.id
+        if connection.dialect.name == "postgresql":
+            connection.execute(_MARK_BOTH[column], values)
+        else:
+            connection.execute(_MARK_SENT, values)
+            connection.execute(_MARK_INVITATION[column], values)
+        set_committed_value(invitation, column, now)
+    else:
+        connection.execute(_MARK_SENT, values)
     sent = {"status": "sent", "sent_at": now, "lease_owner": None, "lease_expires_at": None}
     for name, value in sent.items():
         set_committed_value(message, name, value)
-    invitation = message.invitation
-    column = {"invitation": "sent_at", "reminder": "reminded_at"}.get(message.kind)
-    if invitation is not None and column and getattr(invitation, column) is None:
-        connection.execute(_MARK_INVITATION[column], {"invitation": invitation.id, "now": now})
-        set_committed_value(invitation, column, now)
 
 
 def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> str:
@@ -288,7 +310,10 @@ def deliver_outbox(
     # message while the server is still answering (every SMTP call has SMTP_TIMEOUT).
     margin = min(timedelta(seconds=config["SMTP_TIMEOUT"]), lease / 2)
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as smtp_thread:
+        with (
+            _one_connection(session),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as smtp_thread,
+        ):
             sender = _BatchSender(
                 session,
                 transport,
@@ -302,9 +327,48 @@ def deliver_outbox(
             while batch := _claim_batch(session, worker, now(), started, batch_size, lease):
                 if not sender.send(batch):
                     break
+            result.waiting = count_due(session, started)
     finally:
         transport.close()
-    return _finish(session, result, started)
+    _log(result)
+    return result
+
+
+@contextmanager
+def _one_connection(session: Session) -> Iterator[None]:
+    """Run a delivery pass on one database connection of its own.
+
+    The pass commits once per message. Between commits an engine-bound session hands its
+    connection back to the pool and takes one again, with a ping on PostgreSQL (pool_pre_ping):
+    a round trip and a checkout per message. Here the session is bound to one connection for
+    the pass and gets its engine back afterwards; whatever the session held is committed first,
+    as the first claim would. On PostgreSQL the connection commits with `synchronous_commit =
+    off` (README, "Mail durability"); a connection that leaves a failed pass is discarded, so
+    that setting never reaches another user of the pool.
+    """
+    engine = session.bind
+    if not isinstance(engine, Engine):  # bound to a connection already (or to several binds)
+        yield
+        return
+    session.commit()
+    with engine.connect() as connection:
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            connection.execute(_ASYNC_COMMITS)
+            connection.commit()
+        session.bind = connection
+        try:
+            yield
+            session.commit()
+            if postgresql:
+                connection.execute(_SYNC_COMMITS)
+                connection.commit()
+        except BaseException:
+            session.rollback()
+            connection.invalidate()
+            raise
+        finally:
+            session.bind = engine
 
 
 @dataclass
@@ -384,8 +448,7 @@ def _lost_connection(sent: Future) -> bool:
     return isinstance(error, TransientMailError) and error.connection
 
 
-def _finish(session: Session, result: DeliveryResult, started: datetime) -> DeliveryResult:
-    result.waiting = count_due(session, started)
+def _log(result: DeliveryResult) -> None:
     log.info(
         "outbox pass: delivered %d, reminders %d, retried %d, bounced %d, failed %d, "
         "cancelled %d, still due %d",
@@ -397,4 +460,3 @@ def _finish(session: Session, result: DeliveryResult, started: datetime) -> Deli
         result.cancelled,
         result.waiting,
     )
-    return result

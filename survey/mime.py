@@ -21,6 +21,7 @@ from email import policy
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 CRLF = b"\r\n"
 
@@ -49,15 +50,22 @@ class Content:
     body_html: str | None
 
 
+@lru_cache(maxsize=16)
+def _sender(mail_from: str) -> tuple[str, str]:
+    """The envelope address and the From header of MAIL_FROM (the same for every message)."""
+    name_and_address = parseaddr(mail_from)
+    return name_and_address[1], formataddr(name_and_address, charset="utf-8")
+
+
 def compose(content: Content, now: datetime) -> OutgoingMail:
     """The message of `content`, dated `now` (naive UTC), as bytes with CRLF line ends."""
-    sender = parseaddr(content.mail_from)[1]
+    sender, from_header = _sender(content.mail_from)
     if any(c in value for value in (content.recipient, content.message_id) for c in "\r\n"):
         raise ValueError("a line break in an address or message id")
     if not (content.recipient.isascii() and sender.isascii()):
         return _compose_international(content, sender, now)
     headers = [
-        ("From", formataddr(parseaddr(content.mail_from), charset="utf-8")),
+        ("From", from_header),
         ("To", content.recipient),
         ("Subject", _header_text(content.subject)),
         ("Message-ID", content.message_id),

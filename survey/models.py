@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -136,7 +137,15 @@ class OutboxMessage(Base):
         CheckConstraint(
             "status IN ('pending', 'sent', 'failed', 'bounced', 'cancelled')", name="status"
         ),
-        Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
+        # The delivery claim walks the due messages in order (next_attempt_at, id) and stops
+        # after one batch; only pending rows are in the index, so sent ones cost nothing.
+        Index(
+            "ix_outbox_message_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
 

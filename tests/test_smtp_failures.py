@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from survey.db import get_session
 from survey.invitations import create_due_invitation_messages
@@ -221,4 +222,54 @@ def test_message_whose_link_expired_during_an_outage_is_given_up_not_bounced(
     with app.app_context():
         invitation = get_session().scalars(select(Invitation)).one()
         assert invitation.bounced_at is None and invitation.sent_at is None
+    app.extensions["db_engine"].dispose()
+
+
+class ExplodingTransport:
+    """A transport with a bug: every send raises something that is not a mail error."""
+
+    def send(self, mail) -> None:
+        raise RuntimeError("a bug in the transport")
+
+    def close(self) -> None:
+        pass
+
+
+def pooled_commit_settings(app) -> list[str]:
+    """synchronous_commit on as many pooled connections as a few requests at once would take."""
+    engine = app.extensions["db_engine"]
+    with engine.connect() as a, engine.connect() as b, engine.connect() as c:
+        return [x.exec_driver_sql("SHOW synchronous_commit").scalar() for x in (a, b, c)]
+
+
+def test_a_delivery_pass_holds_one_connection_and_hands_the_pool_back_as_it_was(
+    database_url, tmp_path
+):
+    # One checkout for the whole pass, not one (and a ping) per committed message; and the
+    # pass's relaxed commit durability never reaches an answer or an import on the same pool.
+    with smtp_server() as (controller, handler):
+        app = make_test_app(
+            database_url, tmp_path, SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port
+        )
+        start = queue_invitations(app, 12)
+        engine = app.extensions["db_engine"]
+        checkouts: list[int] = []
+        event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+        result = deliver(app, start + timedelta(seconds=1))
+        assert result.delivered == 12 and len(handler.received) == 12
+        assert len(checkouts) == 1
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:
+        assert pooled_commit_settings(app) == ["on"] * 3
+
+    # A pass that fails half-way throws its connection away and records nothing as sent.
+    more = queue_invitations(app, 2)
+    with app.app_context(), pytest.raises(RuntimeError, match="a bug in the transport"):
+        deliver_outbox(
+            get_session(), ExplodingTransport(), app.config, now=lambda: more + timedelta(1)
+        )
+    if postgresql:
+        assert pooled_commit_settings(app) == ["on"] * 3
+    statuses = Counter(m.status for m in invitation_messages(app))
+    assert statuses == {"sent": 12, "pending": 2}
     app.extensions["db_engine"].dispose()
