@@ -364,8 +364,10 @@ def _one_connection(session: Session) -> Iterator[None]:
                 connection.execute(_SYNC_COMMITS)
                 connection.commit()
         except BaseException:
-            session.rollback()
-            connection.invalidate()
+            try:
+                session.rollback()
+            finally:
+                connection.invalidate()
             raise
         finally:
             session.bind = engine
