@@ -45,6 +45,31 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m bench.run --size quick
 
+# Exact pins of every runtime dependency, transitively: the wheel built from this checkout,
+# installed with its dependencies in a clean venv, then `pip freeze`. Run after changing the
+# [project] dependencies in pyproject.toml and review the diff. The build directory goes to a
+# temporary folder (DIST_EXTRA_CONFIG), not build/ in the checkout.
+.PHONY: constraints
+constraints: $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	printf '[build]\nbuild_base = %s/build\n' "$$tmp" > "$$tmp/build.cfg"; \
+	DIST_EXTRA_CONFIG="$$tmp/build.cfg" $(BIN)/python -m pip wheel --quiet --no-deps \
+		--no-build-isolation -w "$$tmp/dist" .; \
+	$(BIN)/python -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet "$$tmp"/dist/ervaringswijzer-*.whl; \
+	version=$$("$$tmp/venv/bin/python" -c 'import platform; print(platform.python_version())'); \
+	{ \
+	echo "# Exact versions of every runtime dependency of the ervaringswijzer wheel, transitively."; \
+	echo "# Made by \`make constraints\`: the wheel built from the checkout, installed with its"; \
+	echo "# dependencies in a clean venv (Python $$version, Linux), then"; \
+	echo "# \`pip freeze --exclude ervaringswijzer\`. Regenerate it the same way after changing the"; \
+	echo "# dependencies in pyproject.toml, and review the diff."; \
+	echo "# Use: pip install --constraint deploy/constraints.txt ervaringswijzer-<version>-py3-none-any.whl"; \
+	"$$tmp/venv/bin/python" -m pip freeze --exclude ervaringswijzer; \
+	} > "$$tmp/constraints.txt"; \
+	mkdir -p deploy; mv "$$tmp/constraints.txt" deploy/constraints.txt; \
+	echo "wrote deploy/constraints.txt"
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -61,7 +61,7 @@ def make_app(url: str, port: int, folder: str):
     return create_app(
         {
             "TESTING": False,
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": "bench-" + "0" * 58,
             "DATABASE_URL": url,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": port,

@@ -186,7 +186,7 @@ def dashboard_seconds(url: str, runs: int) -> dict[str, float]:
         app = create_app(
             {
                 "TESTING": False,
-                "SECRET_KEY": "bench",
+                "SECRET_KEY": "bench-" + "0" * 58,
                 "DATABASE_URL": url,
                 "REQUIRE_MFA": False,
                 "PUBLIC_BASE_URL": "https://bench.test",

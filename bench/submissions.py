@@ -167,7 +167,7 @@ def start_server(url: str, port: int, workers: int, log: Path, profile_dir: str 
             "DATABASE_URL": make_url(url)
             .update_query_dict({"application_name": APPLICATION_NAME})
             .render_as_string(hide_password=False),
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": "bench-" + "0" * 58,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "RATELIMIT_STORAGE_URI": "memory://",
             "TRUSTED_PROXIES": "0",

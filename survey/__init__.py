@@ -6,37 +6,70 @@ security headers, error pages, blueprints and CLI commands. No work happens at i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def resource_dir(name: str) -> Path:
+    """The folder `name` (templates, migrations) of an installed package, else of the checkout.
+
+    The repository keeps `templates/` and `migrations/` at the top level; a built package carries
+    them inside itself (setup.py copies them to `survey/<name>/`).
+    """
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
+
+
+def instance_dir() -> Path:
+    """Where the app keeps its local files: `INSTANCE_PATH` when set, else a default.
+
+    The default is the checkout's `instance/` when running from a checkout, and `./instance` (in
+    the working directory) for an installed package: never inside site-packages, which may be
+    read-only and is replaced on upgrade, and the same `instance/` the README's relative defaults
+    (SQLite file, mail outbox) describe. Production sets DATABASE_URL and SMTP_HOST anyway.
+    """
+    configured = os.environ.get("INSTANCE_PATH", "").strip()
+    if configured:
+        return Path(configured).expanduser().absolute()  # Flask wants an absolute path
+    if resource_dir("templates").is_relative_to(PACKAGE_DIR):
+        return Path.cwd() / "instance"
+    return PROJECT_ROOT / "instance"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the Flask application; `config` overrides settings read from the environment."""
-    from survey import cli, db, errors, i18n, limits, security, staff
-    from survey.config import check_config, load_config
+    """Build the Flask application; `config` overrides settings read from the environment.
+
+    The instance folder comes from `INSTANCE_PATH` when set (see `instance_dir`).
+    """
+    from survey import cli, db, errors, health, i18n, limits, security, staff, static_files
+    from survey.config import (
+        check_config,
+        harden_cookies,
+        load_config,
+        production_settings,
+    )
     from survey.questionnaires import load_questionnaires
     from survey.respond import bp as respond_bp
 
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(resource_dir("templates")),
+        instance_path=str(instance_dir()),
         instance_relative_config=True,
     )
     app.config.from_mapping(load_config(app.instance_path))
     if config:
         app.config.from_mapping(config)
+    harden_cookies(app.config)
     check_config(app.config)
-    production = not (app.config.get("TESTING") or app.config.get("DEMO_MODE"))
-    if production and app.config.get("SECRET_KEY"):
-        # Debug (the interactive debugger) is never on in a production configuration.
-        app.config["DEBUG"] = False
-        app.debug = False
+    app.config["PRODUCTION"] = production_settings(app.config)
     if not app.config.get("SECRET_KEY"):
         # Only reachable in debug, demo or testing (check_config): a per-process random key.
         import secrets
@@ -53,9 +86,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
+    static_files.init_app(app)
     errors.init_app(app)
     limits.init_app(app)
     app.register_blueprint(respond_bp)
     staff.init_app(app)
+    health.init_app(app)
     cli.init_app(app)
     return app

@@ -6,9 +6,12 @@ success, 1 when the input was refused (the messages say why), 2 for usage errors
 
 from __future__ import annotations
 
+import copy
+import functools
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -211,6 +214,14 @@ def demo_command(seed: int, today: object, if_empty: bool) -> None:
     """Fill an empty database with a clearly labelled synthetic region."""
     from survey.demo import DatabaseNotEmpty, load_demo
 
+    if not (current_app.config.get("DEMO_MODE") or current_app.config.get("TESTING")):
+        click.echo(
+            "The demo fills a database with synthetic families and published demo accounts; it "
+            "only runs in demo mode (ERVARINGSWIJZER_DEMO=1, as `make run` sets), never on a "
+            "production installation. Nothing was changed.",
+            err=True,
+        )
+        sys.exit(1)
     try:
         result = load_demo(get_session(), current_app.config, seed=seed, today=_today(today))
     except DatabaseNotEmpty:
@@ -251,15 +262,74 @@ def create_cli_app() -> Flask:
     return create_app()
 
 
+# -- check and run (on the group itself: they must work when the configuration does not) ---------
+
+
+@click.command("check")
+def check_command() -> None:
+    """Tell whether this installation is healthy: configuration, database, Redis, mail relay."""
+    from survey.health import Status, format_checks, run_checks
+
+    checks = run_checks()
+    click.echo(format_checks(checks))
+    failed = [check.name for check in checks if check.status is Status.FAILED]
+    if failed:
+        click.echo(f"\nNot healthy: {', '.join(failed)}.", err=True)
+        sys.exit(1)
+    click.echo("\nHealthy.")
+
+
+def _guarded_run_command() -> click.Command:
+    """Flask's `run`, refusing the interactive debugger on a production configuration."""
+    from flask.cli import ScriptInfo, run_command
+
+    command = copy.copy(run_command)
+    serve = run_command.callback
+    assert serve is not None
+
+    @functools.wraps(serve)
+    def callback(**options: Any) -> Any:
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        if options.get("debugger") and app.config.get("PRODUCTION"):
+            raise click.UsageError(
+                "--debugger on a production configuration (SECRET_KEY or an https "
+                "PUBLIC_BASE_URL is set) would let anyone who reaches an error page run code on "
+                "the server. Serve production with gunicorn (see the README, Production)."
+            )
+        return serve(**options)
+
+    command.callback = callback
+    return command
+
+
 cli = FlaskGroup(
     name="ervaringswijzer",
     create_app=create_cli_app,
     add_version_option=False,
+    add_default_commands=False,
     load_dotenv=False,
     help="Ervaringswijzer: end-of-care surveys for youth care.",
 )
+cli.add_command(_guarded_run_command())
+cli.add_command(check_command)
+
+
+def _add_flask_commands() -> None:
+    from flask.cli import routes_command, shell_command
+
+    cli.add_command(shell_command)
+    cli.add_command(routes_command)
+
+
+_add_flask_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli.main(prog_name="ervaringswijzer")
+    """Console-script entry point: a refused configuration is a message, not a traceback."""
+    from survey.config import ConfigError
+
+    try:
+        cli.main(prog_name="ervaringswijzer")
+    except ConfigError as refused:
+        click.echo(f"Configuration refused: {refused}", err=True)
+        sys.exit(1)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -43,7 +44,8 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
     """Return the application settings for `instance_path` from `env` (default: os.environ)."""
     env = os.environ if env is None else env
     instance = Path(instance_path)
-    smtp_port_default = 587 if _flag(env, "SMTP_STARTTLS") else 25
+    smtp_ssl = _flag(env, "SMTP_SSL")
+    smtp_port_default = 465 if smtp_ssl else 587 if _flag(env, "SMTP_STARTTLS") else 25
     base_url = (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     return {
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance / 'ervaringswijzer.db'}",
@@ -54,6 +56,10 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": _flag(env, "SMTP_STARTTLS"),
+        # SMTPS (TLS from the first byte, port 465) instead of STARTTLS.
+        "SMTP_SSL": smtp_ssl,
+        # The CA file that verifies the relay's certificate; unset: the system's CAs.
+        "SMTP_CA_FILE": env.get("SMTP_CA_FILE") or None,
         "SMTP_TIMEOUT": _int(env, "SMTP_TIMEOUT", 30, minimum=1),
         "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR") or str(instance / "outbox"),
         "MAIL_FROM": env.get("MAIL_FROM") or "Ervaringswijzer <noreply@localhost>",
@@ -69,6 +75,9 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (gunicorn
         # behind nginx: 1). Client IPs for rate limits and the audit log come from there.
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        # Worker processes serving the app (gunicorn reads the same variable): more than one
+        # needs a shared rate-limit store.
+        "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 1, minimum=1),
         # Not in the contract: a label for synthetic data, set by `make run`.
         "DEMO_MODE": _flag(env, "ERVARINGSWIJZER_DEMO"),
         # A comment longer than this is refused with a message; a body above
@@ -88,13 +97,114 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
     }
 
 
+MIN_SECRET_KEY_BYTES = 32
+
+
+def production_settings(config: Mapping[str, Any]) -> bool:
+    """Settings of a real installation: a SECRET_KEY or an https address, not a demo or test."""
+    if config.get("TESTING") or config.get("DEMO_MODE"):
+        return False
+    return bool(config.get("SECRET_KEY")) or config.get("PUBLIC_BASE_URL", "").startswith("https:")
+
+
+NEW_SECRET_KEY = "`python -c 'import secrets; print(secrets.token_hex(32))'`"  # noqa: S105
+
+
 def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse to start with settings that are unsafe in production."""
-    relaxed = config.get("DEBUG") or config.get("TESTING") or config.get("DEMO_MODE")
-    if not config.get("SECRET_KEY") and not relaxed:
+    """Refuse to start with settings that are unsafe in production; each message says what to
+    change. Development (FLASK_DEBUG without a SECRET_KEY), demo and test runs are relaxed."""
+    testing = bool(config.get("TESTING"))
+    relaxed = config.get("DEBUG") or testing or config.get("DEMO_MODE")
+    secret = config.get("SECRET_KEY")
+    base_url = config.get("PUBLIC_BASE_URL", "")
+    if not secret and not relaxed:
         raise ConfigError(
-            "SECRET_KEY is not set. Set it to a long random value, e.g. "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            f"SECRET_KEY is not set. Set it to a long random value, e.g. {NEW_SECRET_KEY}."
         )
-    if config.get("PUBLIC_BASE_URL", "").split("://")[0] not in {"http", "https"}:
+    if secret and not testing and len(str(secret).encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: sessions signed with it can "
+            f"be forged. Set a long random value, e.g. {NEW_SECRET_KEY}."
+        )
+    if config.get("DEBUG") and production_settings(config):
+        raise ConfigError(
+            "FLASK_DEBUG is on in a production configuration (a SECRET_KEY or an https "
+            "PUBLIC_BASE_URL is set): the interactive debugger lets anyone who reaches an "
+            "error page run code on the server. Unset FLASK_DEBUG (and --debug/--debugger)."
+        )
+    scheme = base_url.split("://")[0]
+    if scheme not in {"http", "https"}:
         raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
+    if scheme == "http" and not relaxed and not _loopback(base_url):
+        raise ConfigError(
+            f"PUBLIC_BASE_URL is {base_url!r}: survey links would carry their personal token in "
+            "clear text and cookies could not be Secure. Serve the app over https (see the README, "
+            "Production) and set PUBLIC_BASE_URL=https://…"
+        )
+    check_web_workers(config.get("WEB_CONCURRENCY", 1), config.get("RATELIMIT_STORAGE_URI", ""))
+    _check_smtp(config)
+
+
+def _check_smtp(config: Mapping[str, Any]) -> None:
+    """Refuse relay settings that would send the SMTP password in clear or cannot verify TLS."""
+    starttls, smtps = config.get("SMTP_STARTTLS"), config.get("SMTP_SSL")
+    if starttls and smtps:
+        raise ConfigError(
+            "SMTP_STARTTLS and SMTP_SSL are both on: choose one. Set SMTP_SSL=1 for a relay that "
+            "speaks TLS from the start (port 465), or SMTP_STARTTLS=1 for one that upgrades "
+            "(port 587)."
+        )
+    if config.get("SMTP_USERNAME") and not (starttls or smtps):
+        raise ConfigError(
+            "SMTP_USERNAME is set but SMTP_STARTTLS and SMTP_SSL are off: the password would "
+            "travel unencrypted. Set SMTP_STARTTLS=1 (port 587) or SMTP_SSL=1 (port 465)."
+        )
+    ca_file = config.get("SMTP_CA_FILE")
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(
+            f"SMTP_CA_FILE is {str(ca_file)!r}, which is not a file: point it at the PEM file of "
+            "the CA that signed the relay's certificate, or unset it to use the system's CAs."
+        )
+
+
+def _loopback(url: str) -> bool:
+    """Whether `url` names this machine (links that never leave it: benchmarks, local checks)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def harden_cookies(config: dict[str, Any]) -> None:
+    """On https, make the session (and remember-me) cookie Secure and `__Host-` prefixed.
+
+    The prefix makes the browser accept the cookie only over https, from this very host, for
+    path `/`: no plain-http sibling host can plant a session (and with it a CSRF token).
+    """
+    if not config.get("SESSION_COOKIE_SECURE"):
+        return
+    for name_key, secure_key in (
+        ("SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE"),
+        ("REMEMBER_COOKIE_NAME", "REMEMBER_COOKIE_SECURE"),
+    ):
+        name = config.get(name_key) or "remember_token"
+        config[name_key] = name if name.startswith("__Host-") else f"__Host-{name}"
+        config[secure_key] = True
+    config["SESSION_COOKIE_PATH"] = "/"
+    config["SESSION_COOKIE_DOMAIN"] = None
+    config["REMEMBER_COOKIE_PATH"] = "/"
+    config["REMEMBER_COOKIE_DOMAIN"] = None
+
+
+def check_web_workers(workers: int, storage_uri: str) -> None:
+    """Refuse per-process rate-limit storage when several worker processes serve the app.
+
+    With `memory://` each gunicorn worker counts sign-in attempts on its own, so four workers
+    silently give an attacker four times the attempts. Called by the gunicorn configuration
+    (deploy/gunicorn.conf.py) before any worker starts, and by `check_config` for
+    WEB_CONCURRENCY.
+    """
+    if workers > 1 and storage_uri.startswith("memory://"):
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI is {storage_uri!r} with {workers} worker processes: every "
+            "process would count sign-in attempts on its own. Set RATELIMIT_STORAGE_URI to a "
+            "shared store, e.g. redis://127.0.0.1:6379/0, or run one worker."
+        )

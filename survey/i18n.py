@@ -2,7 +2,8 @@
 
 Dutch is the default; a page about an invitation speaks the invitation's language (the view puts
 it on `g.locale`). Message ids are English; `survey/translations/` holds the `nl` and `en`
-catalogues, compiled by `make` (`pybabel compile`).
+catalogues, compiled to `.mo` by every build of the package (setup.py: a wheel carries them, an
+editable install compiles them in place) and by `make translations`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
-"""Running the Alembic migrations in `migrations/` programmatically (no alembic.ini needed)."""
+"""Running the Alembic migrations programmatically (no alembic.ini needed).
+
+The migrations live in the checkout's top-level `migrations/`, or inside an installed package
+(`survey/migrations/`, see `survey.resource_dir`).
+"""
 
 from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
 
-from survey import PROJECT_ROOT
+from survey import resource_dir
 
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+MIGRATIONS_DIR = resource_dir("migrations")
 
 
 def alembic_config(database_url: str) -> Config:

@@ -125,3 +125,8 @@ def _compose_international(content: Content, sender: str, now: datetime) -> Outg
         email.add_alternative(content.body_html, subtype="html", cte="quoted-printable")
     data = email.as_bytes(policy=policy.SMTPUTF8)
     return OutgoingMail(content.message_id, sender, content.recipient, data, international=True)
+
+
+def eml_file_name(message_id: str) -> str:
+    """The file name under which the file transport writes a message (and purge erases it)."""
+    return message_id.strip("<>").replace("@", "_at_").replace("/", "_") + ".eml"

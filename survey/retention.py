@@ -2,7 +2,8 @@
 
 PURGE_AFTER_DAYS after an invitation was answered, expired, bounced or opted out — or, for one
 that was never sent, after it became too old to send — its email address and token hash are
-erased, and so are the address and bodies of its outbox messages. The invitation's dates stay, so
+erased, and so are the address and bodies of its outbox messages — and, where mail went to `.eml`
+files (no SMTP_HOST), those files in MAIL_FILE_DIR. The invitation's dates stay, so
 response-rate figures are the same before and after. Every statement only touches rows that still
 hold data, so running purge twice, or twice at once, is harmless.
 """
@@ -10,14 +11,16 @@ hold data, so running purge twice, or twice at once, is harmless.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
+from survey.mime import eml_file_name
 from survey.models import Episode, Invitation, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,12 +32,14 @@ class PurgeResult:
 
     invitations: int = 0
     messages: int = 0
+    files: int = 0
 
     def summary(self) -> str:
         """For operators."""
         return (
             f"Invitations erased (address and token): {self.invitations}\n"
-            f"Outbox messages erased (address and body): {self.messages}"
+            f"Outbox messages erased (address and body): {self.messages}\n"
+            f"Mail files erased (.eml): {self.files}"
         )
 
 
@@ -59,6 +64,11 @@ def purge(session: Session, config: Mapping[str, Any], now: datetime) -> PurgeRe
     """Erase addresses, tokens and message bodies that are past their retention period."""
     cutoff = now - timedelta(days=config["PURGE_AFTER_DAYS"])
     done = select(Invitation.id).where(finished_before(cutoff, config["INVITE_MAX_AGE_DAYS"]))
+    written = session.scalars(
+        select(OutboxMessage.message_id).where(
+            OutboxMessage.invitation_id.in_(done), OutboxMessage.recipient.is_not(None)
+        )
+    ).all()
     messages = session.execute(
         update(OutboxMessage)
         .where(
@@ -90,9 +100,41 @@ def purge(session: Session, config: Mapping[str, Any], now: datetime) -> PurgeRe
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
-    result = PurgeResult(invitations=invitations, messages=messages)
-    log.info("purge: %d invitation(s), %d message(s) erased", invitations, messages)
+    files = erase_mail_files(config, written, now)
+    result = PurgeResult(invitations=invitations, messages=messages, files=files)
+    log.info(
+        "purge: %d invitation(s), %d message(s), %d mail file(s) erased",
+        invitations,
+        messages,
+        files,
+    )
     return result
+
+
+def erase_mail_files(config: Mapping[str, Any], message_ids: Iterable[str], now: datetime) -> int:
+    """Erase the `.eml` files of purged messages from MAIL_FILE_DIR.
+
+    Also erases any `.eml` older than EXPIRE_AFTER_DAYS + PURGE_AFTER_DAYS: by then the
+    invitation it was written for has expired and passed its grace period whatever happened, so
+    files left from before this rule existed (or of messages purged elsewhere) go too.
+    """
+    folder = Path(config["MAIL_FILE_DIR"])
+    if not folder.is_dir():
+        return 0
+    targets = {folder / eml_file_name(message_id) for message_id in message_ids}
+    days = config["EXPIRE_AFTER_DAYS"] + config["PURGE_AFTER_DAYS"]
+    oldest_kept = (now - timedelta(days=days)).replace(tzinfo=UTC).timestamp()  # now: naive UTC
+    for path in folder.glob("*.eml*"):
+        if path.stat().st_mtime < oldest_kept:
+            targets.add(path)
+    erased = 0
+    for path in targets:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        erased += 1
+    return erased
 
 
 def _cancel_if_pending() -> Any:

@@ -1,19 +1,24 @@
 """Mail transports: SMTP with a timeout on every call, or `.eml` files for the embedded default.
 
 A transport either accepts a message or raises `TransientMailError` (try again later: 4xx,
-refused connections, timeouts) or `PermanentMailError` (5xx: the address bounces). Error texts
-carry SMTP codes and exception types only, never an address.
+refused connections, timeouts, a relay whose certificate does not verify) or
+`PermanentMailError` (5xx: the address bounces). Error texts carry SMTP codes, exception types
+and TLS verification reasons only, never an address. The relay is reached over STARTTLS
+(`SMTP_STARTTLS`) or SMTPS (`SMTP_SSL`) with a verifying context (`SMTP_CA_FILE`, else the
+system's CAs); the password is only ever sent over TLS. `probe_relay` is the operator's check.
 """
 
 from __future__ import annotations
 
 import os
 import smtplib
+import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from survey.mime import OutgoingMail
+from survey.mime import OutgoingMail, eml_file_name
 
 
 class TransientMailError(Exception):
@@ -45,8 +50,7 @@ class FileTransport:
 
     def send(self, mail: OutgoingMail) -> None:
         """Write the message atomically: a reader never sees half a file."""
-        name = mail.message_id.strip("<>").replace("@", "_at_").replace("/", "_")
-        target = self.directory / f"{name}.eml"
+        target = self.directory / eml_file_name(mail.message_id)
         partial = target.with_suffix(".eml.part")
         try:
             partial.write_bytes(mail.data)
@@ -58,6 +62,26 @@ class FileTransport:
         """Nothing to close."""
 
 
+def _connection_failure(stage: str, exc: BaseException) -> TransientMailError:
+    """The error for a failed connection set-up: what failed and why, never an address.
+
+    A certificate that does not verify is transient like a relay that is down: the messages
+    stay in the outbox and go out once the relay (or SMTP_CA_FILE) is fixed.
+    """
+    if isinstance(exc, TransientMailError):
+        return exc
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = f"certificate verify failed: {exc.verify_message or exc.reason}"
+    elif isinstance(exc, ssl.SSLError):
+        why = f"TLS handshake failed: {exc.reason or type(exc).__name__}"
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        # The server's text may echo the user name: the code only.
+        why = f"server answered {exc.smtp_code}"
+    else:
+        why = type(exc).__name__
+    return TransientMailError(f"{stage} failed: {why}", connection=True)
+
+
 class SmtpTransport:
     """Delivers over one reused SMTP connection, with a timeout on every call."""
 
@@ -65,35 +89,79 @@ class SmtpTransport:
         self.host = config["SMTP_HOST"]
         self.port = config["SMTP_PORT"]
         self.timeout = config["SMTP_TIMEOUT"]
-        self.starttls = config["SMTP_STARTTLS"]
+        self.starttls = bool(config["SMTP_STARTTLS"])
+        self.smtps = bool(config.get("SMTP_SSL"))
+        self.ca_file = config.get("SMTP_CA_FILE")
         self.username = config["SMTP_USERNAME"]
         self.password = config["SMTP_PASSWORD"]
+        self._context: ssl.SSLContext | None = None
         self._smtp: smtplib.SMTP | None = None
+        # What the last connection set-up got through, for `probe_relay`.
+        self.steps: list[str] = []
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The verifying context (made once): the relay's certificate and host name are checked."""
+        if self._context is None:
+            try:
+                self._context = ssl.create_default_context(cafile=self.ca_file)
+            except OSError as exc:  # missing or unreadable file; ssl.SSLError is an OSError
+                raise TransientMailError(
+                    f"cannot load SMTP_CA_FILE: {type(exc).__name__}", connection=True
+                ) from None
+        return self._context
 
     def _connect(self) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(timeout=self.timeout)
+        """Connect, EHLO, STARTTLS or SMTPS as configured, then log in (only over TLS)."""
+        self.steps = []
+        stage = "connect"
+        context = self._tls_context() if self.starttls or self.smtps else None
         try:
-            smtp.connect(self.host, self.port)
+            # The host goes to the constructor: smtplib verifies the certificate against it.
+            if self.smtps:
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _connection_failure(stage, exc) from None
+        try:
+            stage = "EHLO"
+            smtp.ehlo_or_helo_if_needed()
+            self.steps.append("EHLO ok")
             if self.starttls:
-                smtp.starttls()
+                stage = "STARTTLS"
+                if not smtp.has_extn("starttls"):
+                    # Never fall back to plain text when TLS was asked for.
+                    raise TransientMailError(
+                        "STARTTLS failed: the relay does not offer it", connection=True
+                    )
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            sock = smtp.sock
+            encrypted = isinstance(sock, ssl.SSLSocket)
+            if encrypted:
+                self.steps.append(f"TLS verified ({sock.version()})")
+            else:
+                self.steps.append("no TLS (SMTP_STARTTLS and SMTP_SSL are off)")
             if self.username:
+                stage = "AUTH"
+                if not encrypted:
+                    raise TransientMailError(
+                        "AUTH refused: the password is never sent without TLS", connection=True
+                    )
                 smtp.login(self.username, self.password or "")
-        except BaseException:
+                self.steps.append("AUTH ok")
+        except BaseException as exc:
             smtp.close()
+            if isinstance(exc, smtplib.SMTPException | OSError):
+                raise _connection_failure(stage, exc) from None
             raise
         return smtp
 
     def _ensure_connection(self) -> smtplib.SMTP:
         if self._smtp is None:
-            try:
-                self._smtp = self._connect()
-            except smtplib.SMTPResponseException as exc:
-                # Greeting, STARTTLS or login refused: nothing about this message is wrong.
-                raise TransientMailError(
-                    f"server answered {exc.smtp_code}", connection=True
-                ) from None
-            except (smtplib.SMTPException, OSError) as exc:
-                raise TransientMailError(type(exc).__name__, connection=True) from None
+            self._smtp = self._connect()
         return self._smtp
 
     def send(self, mail: OutgoingMail) -> None:
@@ -148,6 +216,36 @@ class SmtpTransport:
                 pass
             finally:
                 self._drop_connection()
+
+
+@dataclass(frozen=True)
+class RelayProbe:
+    """The outcome of `probe_relay`: whether mail could go out, and the steps that worked."""
+
+    ok: bool
+    detail: str
+
+
+def probe_relay(config: Mapping[str, Any]) -> RelayProbe:
+    """Talk to the relay as delivery would (EHLO, verified TLS, AUTH), then QUIT; sends no mail.
+
+    Without SMTP_HOST there is no relay to probe: mail is written as files, which is ok.
+    """
+    if not config.get("SMTP_HOST"):
+        return RelayProbe(True, "no relay configured (SMTP_HOST unset): mail goes to MAIL_FILE_DIR")
+    transport = SmtpTransport(config)
+    try:
+        smtp = transport._connect()
+    except TransientMailError as exc:
+        return RelayProbe(False, ", ".join([*transport.steps, str(exc)]))
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        smtp.close()
+        return RelayProbe(
+            False, ", ".join([*transport.steps, f"QUIT failed: {type(exc).__name__}"])
+        )
+    return RelayProbe(True, ", ".join(transport.steps))
 
 
 def make_transport(config: Mapping[str, Any]) -> Transport:

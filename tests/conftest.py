@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+import survey.models  # noqa: F401  (registers every table on Base.metadata for create_all)
 from survey import create_app
 from survey.db import Base, get_session
 from survey.limits import limiter

@@ -69,3 +69,19 @@ def test_access_log_never_shows_the_token(app, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "/s/[token]" in logged and "/afmelden/[token]" in logged
     assert token not in logged
+
+
+def test_gunicorn_access_log_lines_are_redacted_and_keep_gunicorn_s_header_lookup():
+    """gunicorn formats its access line from a mapping that answers "-" for a header the request
+    lacks; redaction must keep that mapping, or every line with such a field fails to log."""
+    from gunicorn.glogging import SafeAtoms
+
+    from survey.security import RedactTokens
+
+    token = "Abc_def-123456789012345678901234567890123456"
+    atoms = SafeAtoms({"r": f"GET /s/{token} HTTP/1.1", "s": "200", "U": f"/s/{token}"})
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, '%(U)s %(s)s "%({referer}i)s"', atoms, None
+    )
+    assert RedactTokens().filter(record)
+    assert record.getMessage() == '/s/[token] 200 "-"'

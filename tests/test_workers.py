@@ -94,7 +94,7 @@ def start_worker(tmp_path: Path) -> Iterator:
             DATABASE_URL=database_url,
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(smtp_port),
-            SECRET_KEY="test",
+            SECRET_KEY="0123456789abcdef" * 4,
             PUBLIC_BASE_URL=PUBLIC_BASE_URL,
             MAIL_FROM=MAIL_FROM,
             **extra_env,

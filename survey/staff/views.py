@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import segno
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -138,8 +139,11 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     context = {"form": form, "setting_up": setting_up}
     if setting_up:
         uri = totp_uri(secret, user.email, f"Ervaringswijzer {current_app.config['PROVIDER_NAME']}")
-        svg = segno.make(uri, error="m").svg_inline(scale=5)
-        context.update(secret=secret, qr=base64.b64encode(svg.encode()).decode())
+        # A standalone SVG document (with its namespace): as a data: image, the inline variant
+        # without xmlns shows nothing in a browser.
+        svg = io.BytesIO()
+        segno.make(uri, error="m").save(svg, kind="svg", scale=5, xmldecl=False)
+        context.update(secret=secret, qr=base64.b64encode(svg.getvalue()).decode())
     return render_template("staff/mfa.html", **context), (400 if form.errors else 200)
 
 

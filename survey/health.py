@@ -1,0 +1,219 @@
+"""Is this installation healthy? `ervaringswijzer check` for operators, `/healthz` for the proxy.
+
+`run_checks` builds the configuration from the environment as the app would and then asks every
+service the app depends on: the database (reachable, schema at the newest migration), the
+rate-limit store (Redis), the mail relay (EHLO, verified TLS, login; nothing is sent), the public
+address (https) and the compiled catalogues. A broken configuration is itself a result, so the
+command can say what is wrong even when the app would refuse to start.
+
+`/healthz` answers 200 `{"status": "ok"}` when the database answers, 503 otherwise: no data, no
+versions, no personal information, nothing a passer-by could use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+
+class Status(StrEnum):
+    """The outcome of one check."""
+
+    OK = "ok"
+    WARNING = "warning"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `ervaringswijzer check`."""
+
+    name: str
+    status: Status
+    detail: str
+
+
+def _relaxed(config: Mapping[str, Any]) -> bool:
+    return bool(config.get("DEBUG") or config.get("TESTING") or config.get("DEMO_MODE"))
+
+
+def check_configuration(overrides: Mapping[str, Any] | None = None) -> tuple[Check, Any]:
+    """The configuration as `create_app` would build it, and whether it may start."""
+    from survey import instance_dir
+    from survey.config import ConfigError, check_config, harden_cookies, load_config
+
+    try:
+        config: dict[str, Any] = load_config(instance_dir())
+    except ConfigError as problem:
+        return Check("configuration", Status.FAILED, str(problem)), None
+    config.update(overrides or {})
+    harden_cookies(config)
+    try:
+        check_config(config)
+    except ConfigError as problem:
+        return Check("configuration", Status.FAILED, str(problem)), config
+    mode = "demo" if config.get("DEMO_MODE") else "production"
+    return Check("configuration", Status.OK, f"{mode} settings accepted"), config
+
+
+def check_public_url(config: Mapping[str, Any]) -> Check:
+    """Survey links must travel over https."""
+    url = config["PUBLIC_BASE_URL"]
+    if url.startswith("https://"):
+        return Check("public address", Status.OK, f"{url} (https)")
+    status = Status.WARNING if _relaxed(config) else Status.FAILED
+    return Check("public address", status, f"{url} is not https: links would travel in clear")
+
+
+def check_database(config: Mapping[str, Any]) -> Check:
+    """The database answers and its schema is at the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from survey.db import make_engine
+    from survey.migrate import alembic_config
+
+    url = config["DATABASE_URL"]
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception as exc:  # any failure to reach it means the same thing to an operator
+        return Check("database", Status.FAILED, f"{shown} unreachable ({type(exc).__name__})")
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if current is None:
+        return Check(
+            "database", Status.FAILED, f"{shown}: no schema; run `ervaringswijzer db upgrade`"
+        )
+    if current != head:
+        return Check(
+            "database",
+            Status.FAILED,
+            f"{shown}: at revision {current}, newest is {head}; run `ervaringswijzer db upgrade`",
+        )
+    return Check("database", Status.OK, f"{shown}: reachable, at the newest revision {head}")
+
+
+def check_rate_limit_store(config: Mapping[str, Any]) -> Check:
+    """Sign-in limits need a store shared by all worker processes."""
+    uri = config["RATELIMIT_STORAGE_URI"]
+    if uri.startswith("memory://"):
+        status = Status.OK if _relaxed(config) else Status.WARNING
+        return Check(
+            "rate limits", status, "memory://: counts per process, right for one worker only"
+        )
+    if uri.startswith(("redis://", "rediss://")):
+        import redis
+
+        shown = make_url(uri.replace("rediss://", "redis://", 1)).render_as_string(True)
+        try:
+            client = redis.Redis.from_url(uri, socket_timeout=3, socket_connect_timeout=3)
+            client.ping()
+            client.close()
+        except redis.RedisError as exc:
+            return Check(
+                "rate limits", Status.FAILED, f"{shown} unreachable ({type(exc).__name__})"
+            )
+        return Check("rate limits", Status.OK, f"{shown}: Redis answers")
+    return Check("rate limits", Status.WARNING, f"{uri.split('://')[0]}:// not checked here")
+
+
+def check_mail(config: Mapping[str, Any]) -> Check:
+    """The relay answers EHLO and TLS with a valid certificate (nothing is sent)."""
+    if not config.get("SMTP_HOST"):
+        status = Status.OK if _relaxed(config) else Status.WARNING
+        return Check(
+            "mail relay",
+            status,
+            f"no SMTP_HOST: mail is written as .eml files to {config['MAIL_FILE_DIR']} "
+            "(erased by purge)",
+        )
+    from survey.transports import probe_relay
+
+    probe = probe_relay(config)
+    where = f"{config['SMTP_HOST']}:{config['SMTP_PORT']}"
+    return Check("mail relay", Status.OK if probe.ok else Status.FAILED, f"{where}: {probe.detail}")
+
+
+def check_translations() -> Check:
+    """Without the compiled Dutch catalogue every page would be in English."""
+    folder = Path(__file__).parent / "translations"
+    missing = [
+        lang
+        for lang in ("nl", "en")
+        if not (folder / lang / "LC_MESSAGES" / "messages.mo").exists()
+    ]
+    if missing:
+        return Check(
+            "translations",
+            Status.FAILED,
+            f"catalogue(s) {', '.join(missing)} not compiled: "
+            "install the package (or `make install`)",
+        )
+    return Check("translations", Status.OK, "nl and en catalogues compiled")
+
+
+def run_checks(overrides: Mapping[str, Any] | None = None) -> list[Check]:
+    """Every check, in the order an operator would fix them."""
+    configuration, config = check_configuration(overrides)
+    checks = [configuration]
+    if config is not None:
+        checks += [
+            check_public_url(config),
+            check_database(config),
+            check_rate_limit_store(config),
+            check_mail(config),
+        ]
+    checks.append(check_translations())
+    return checks
+
+
+def format_checks(checks: list[Check]) -> str:
+    """A plain table for a terminal."""
+    width = max(len(check.name) for check in checks)
+    status_width = max(len(check.status) for check in checks)
+    return "\n".join(
+        f"{check.name:<{width}}  {check.status:<{status_width}}  {check.detail}" for check in checks
+    )
+
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+def healthz() -> tuple[Response, int]:
+    """For the proxy and monitoring: does this process reach its database? Nothing else."""
+    from survey.db import get_session
+
+    try:
+        get_session().execute(text("SELECT 1"))
+    except Exception as exc:  # an outage, whatever the driver calls it
+        log.warning("healthz: database unreachable (%s)", type(exc).__name__)
+        answer, status = jsonify(status="unavailable"), 503
+    else:
+        answer, status = jsonify(status="ok"), 200
+    answer.headers["Cache-Control"] = "no-store"  # a monitor must see now, not a cached past
+    return answer, status
+
+
+def init_app(app: Flask) -> None:
+    """Register `/healthz` (exempt from rate limits: monitoring polls it)."""
+    from survey.limits import limiter
+
+    limiter.exempt(bp)
+    app.register_blueprint(bp)
