@@ -7,6 +7,7 @@ teardown. The CLI and the web both go through `get_session()`, so services never
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -41,7 +42,18 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+    _ENGINES.add(engine)
     return engine
+
+
+# Every engine of this process, so that a command can close their connections before it ends.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (the database sees a clean goodbye)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
