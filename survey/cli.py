@@ -347,6 +347,7 @@ def _exit_without_teardown(code: object) -> None:
     matters is done first: the work is committed, database connections are closed, logs and
     output are flushed.
     """
+    import contextlib
     import logging
     import os
 
@@ -357,6 +358,7 @@ def _exit_without_teardown(code: object) -> None:
         code = 1
     dispose_engines()
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`… | head`)
+            stream.flush()
     os._exit(code if isinstance(code, int) else 0)

@@ -7,6 +7,7 @@ start-up (no SECRET_KEY outside debug, demo and testing).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -117,6 +118,8 @@ def check_config(config: Mapping[str, Any]) -> None:
     relaxed = config.get("DEBUG") or testing or config.get("DEMO_MODE")
     secret = config.get("SECRET_KEY")
     base_url = config.get("PUBLIC_BASE_URL", "")
+    if config.get("DEMO_MODE") and not testing:
+        _check_demo(config)
     if not secret and not relaxed:
         raise ConfigError(
             f"SECRET_KEY is not set. Set it to a long random value, e.g. {NEW_SECRET_KEY}."
@@ -145,6 +148,21 @@ def check_config(config: Mapping[str, Any]) -> None:
     _check_smtp(config)
 
 
+def _check_demo(config: Mapping[str, Any]) -> None:
+    """Demo mode relaxes every production guard: refuse it where production data could live."""
+    database = str(config.get("DATABASE_URL", ""))
+    base_url = str(config.get("PUBLIC_BASE_URL", ""))
+    if not database.startswith("sqlite") or (
+        base_url.startswith("https:") and not _loopback(base_url)
+    ):
+        raise ConfigError(
+            "ERVARINGSWIJZER_DEMO is set on what looks like a real installation (a "
+            f"{database.split(':')[0]} database, PUBLIC_BASE_URL {base_url!r}): demo mode turns "
+            "off the production checks and `demo` would add the published demo accounts. Unset "
+            "ERVARINGSWIJZER_DEMO; the demo runs on the embedded SQLite default (`make run`)."
+        )
+
+
 def _check_smtp(config: Mapping[str, Any]) -> None:
     """Refuse relay settings that would send the SMTP password in clear or cannot verify TLS."""
     starttls, smtps = config.get("SMTP_STARTTLS"), config.get("SMTP_SSL")
@@ -153,6 +171,15 @@ def _check_smtp(config: Mapping[str, Any]) -> None:
             "SMTP_STARTTLS and SMTP_SSL are both on: choose one. Set SMTP_SSL=1 for a relay that "
             "speaks TLS from the start (port 465), or SMTP_STARTTLS=1 for one that upgrades "
             "(port 587)."
+        )
+    host = str(config.get("SMTP_HOST") or "")
+    remote = host and not _loopback_host(host.lower())
+    if remote and not (starttls or smtps) and production_settings(config):
+        raise ConfigError(
+            f"SMTP_HOST is {host!r} without SMTP_STARTTLS or SMTP_SSL: every address and "
+            "personal survey link would cross the network unencrypted. Set SMTP_STARTTLS=1 "
+            "(port 587) or SMTP_SSL=1 (port 465); a relay on this machine (127.0.0.1) may "
+            "do without."
         )
     if config.get("SMTP_USERNAME") and not (starttls or smtps):
         raise ConfigError(
@@ -169,8 +196,20 @@ def _check_smtp(config: Mapping[str, Any]) -> None:
 
 def _loopback(url: str) -> bool:
     """Whether `url` names this machine (links that never leave it: benchmarks, local checks)."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host in {"localhost", "::1"} or host.startswith("127.")
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    return _loopback_host(host)
+
+
+def _loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return False
 
 
 def harden_cookies(config: dict[str, Any]) -> None:

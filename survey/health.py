@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify
+from flask.helpers import get_debug_flag
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.wrappers import Response
@@ -57,14 +58,30 @@ def check_configuration(overrides: Mapping[str, Any] | None = None) -> tuple[Che
         config: dict[str, Any] = load_config(instance_dir())
     except ConfigError as problem:
         return Check("configuration", Status.FAILED, str(problem)), None
+    config["DEBUG"] = get_debug_flag()  # as Flask sets it from FLASK_DEBUG
     config.update(overrides or {})
     harden_cookies(config)
     try:
         check_config(config)
     except ConfigError as problem:
         return Check("configuration", Status.FAILED, str(problem)), config
-    mode = "demo" if config.get("DEMO_MODE") else "production"
-    return Check("configuration", Status.OK, f"{mode} settings accepted"), config
+    if config.get("DEMO_MODE"):
+        return Check("configuration", Status.WARNING, "demo mode: synthetic data only"), config
+    if config.get("DEBUG"):
+        return Check("configuration", Status.WARNING, "development (FLASK_DEBUG)"), config
+    return Check("configuration", Status.OK, "production settings accepted"), config
+
+
+def shown_url(url: str) -> str:
+    """`scheme://host:port/database` of a service URL: no user, password or query (which may
+    carry a password too)."""
+    try:
+        parts = make_url(url)
+    except Exception:  # any unparsable URL is shown as just its scheme
+        return url.split(":", 1)[0] + "://…"
+    host = parts.host or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.drivername}://{host}{port}/{parts.database or ''}"
 
 
 def check_public_url(config: Mapping[str, Any]) -> Check:
@@ -85,16 +102,18 @@ def check_database(config: Mapping[str, Any]) -> Check:
     from survey.migrate import alembic_config
 
     url = config["DATABASE_URL"]
-    shown = make_url(url).render_as_string(hide_password=True)
-    engine = make_engine(url)
+    shown = shown_url(url)
+    engine = None
     try:
+        engine = make_engine(url)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             current = MigrationContext.configure(connection).get_current_revision()
     except Exception as exc:  # any failure to reach it means the same thing to an operator
         return Check("database", Status.FAILED, f"{shown} unreachable ({type(exc).__name__})")
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     if current is None:
         return Check(
@@ -120,7 +139,7 @@ def check_rate_limit_store(config: Mapping[str, Any]) -> Check:
     if uri.startswith(("redis://", "rediss://")):
         import redis
 
-        shown = make_url(uri.replace("rediss://", "redis://", 1)).render_as_string(True)
+        shown = shown_url(uri)
         try:
             client = redis.Redis.from_url(uri, socket_timeout=3, socket_connect_timeout=3)
             client.ping()

@@ -10,10 +10,12 @@ hold data, so running purge twice, or twice at once, is harmless.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +102,7 @@ def purge(session: Session, config: Mapping[str, Any], now: datetime) -> PurgeRe
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
-    files = erase_mail_files(config, written, now)
+    files = erase_mail_files(config, written)
     result = PurgeResult(invitations=invitations, messages=messages, files=files)
     log.info(
         "purge: %d invitation(s), %d message(s), %d mail file(s) erased",
@@ -111,30 +113,45 @@ def purge(session: Session, config: Mapping[str, Any], now: datetime) -> PurgeRe
     return result
 
 
-def erase_mail_files(config: Mapping[str, Any], message_ids: Iterable[str], now: datetime) -> int:
+def erase_mail_files(config: Mapping[str, Any], message_ids: Iterable[str]) -> int:
     """Erase the `.eml` files of purged messages from MAIL_FILE_DIR.
 
-    Also erases any `.eml` older than EXPIRE_AFTER_DAYS + PURGE_AFTER_DAYS: by then the
+    Also erases any message file (the file transport's `<id>_at_<domain>.eml`, or a `.part` it
+    left) older than EXPIRE_AFTER_DAYS + PURGE_AFTER_DAYS by the real clock: by then the
     invitation it was written for has expired and passed its grace period whatever happened, so
-    files left from before this rule existed (or of messages purged elsewhere) go too.
+    files left from before this rule existed go too. Only regular files are touched; a file that
+    cannot be erased is counted in the log and never stops the purge.
     """
     folder = Path(config["MAIL_FILE_DIR"])
     if not folder.is_dir():
         return 0
     targets = {folder / eml_file_name(message_id) for message_id in message_ids}
     days = config["EXPIRE_AFTER_DAYS"] + config["PURGE_AFTER_DAYS"]
-    oldest_kept = (now - timedelta(days=days)).replace(tzinfo=UTC).timestamp()  # now: naive UTC
-    for path in folder.glob("*.eml*"):
-        if path.stat().st_mtime < oldest_kept:
-            targets.add(path)
-    erased = 0
+    oldest_kept = time.time() - days * 86400  # not `now`: a moved clock must not empty the folder
+    for pattern in MAIL_FILE_PATTERNS:
+        for path in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < oldest_kept:
+                    targets.add(path)
+    erased = failed = 0
     for path in targets:
         try:
+            if path.is_symlink() or not path.is_file():
+                continue
             path.unlink()
         except FileNotFoundError:
             continue
+        except OSError:
+            failed += 1
+            continue
         erased += 1
+    if failed:
+        log.warning("purge: %d mail file(s) in MAIL_FILE_DIR could not be erased", failed)
     return erased
+
+
+# What the file transport writes (survey.mime.eml_file_name) and its unfinished writes.
+MAIL_FILE_PATTERNS = ("*_at_*.eml", "*_at_*.eml.part")
 
 
 def _cancel_if_pending() -> Any:

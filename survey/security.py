@@ -54,8 +54,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port
+    """`scheme://host[:port]` of `url`, lower-cased; a malformed URL matches no origin."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # e.g. a port that is not a number, or out of range
+        return "malformed:"
     default = {"http": 80, "https": 443}.get(parts.scheme)
     netloc = (parts.hostname or "") + (f":{port}" if port and port != default else "")
     return f"{parts.scheme}://{netloc}".lower()

@@ -39,6 +39,8 @@ FORGERIES = {
     "no-referrer page elsewhere": {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
     "sibling host": {"Origin": f"https://www.{HOST}", "Sec-Fetch-Site": "same-site"},
     "other referer": {"Referer": f"{EVIL}/form"},
+    "malformed origin": {"Origin": f"https://{HOST}:99999"},
+    "malformed referer": {"Referer": f"https://{HOST}:abc/staff/login"},
 }
 
 
@@ -203,3 +205,34 @@ def test_on_https_the_session_cookie_is_secure_and_host_prefixed(proxied_app, st
     assert {"secure", "httponly", "path=/", "samesite=lax"} <= attributes, attributes
     assert not any(a.startswith("domain=") for a in attributes), attributes
     assert not [c for c in cookies if c.startswith("ervaringswijzer_session=")]
+
+
+def test_opt_out_and_language_switch_work_from_token_pages_on_an_old_browser(
+    proxied_app, survey_link
+):
+    """Token pages send `Origin: null` and no Referer; without Fetch Metadata the form's own
+    token is what stands behind them."""
+    url, invitation_id = survey_link
+    client = proxied_app.test_client()
+    page = through_proxy(client, "GET", url)
+    switched = through_proxy(
+        client,
+        "POST",
+        url,
+        {"Origin": "null"},
+        data={"csrf_token": csrf_token(page.text), "switch_language": "en"},
+    )
+    assert switched.status_code == 200 and "How was the help" in switched.text
+    opt_out_url = url.replace("/s/", "/afmelden/")
+    opt_out_page = through_proxy(client, "GET", opt_out_url)
+    assert opt_out_page.headers["Referrer-Policy"] == "no-referrer"
+    done = through_proxy(
+        client,
+        "POST",
+        opt_out_url,
+        {"Origin": "null"},
+        data={"csrf_token": csrf_token(opt_out_page.text)},
+    )
+    assert done.status_code == 200
+    with database(proxied_app) as db:
+        assert db.get(Invitation, invitation_id).opted_out_at is not None

@@ -76,3 +76,31 @@ def test_purge_erases_mail_files_left_from_before_past_every_retention_period(
     assert "Mail files erased (.eml): 1" in result.output, result.output
     assert not left_over.exists()
     assert files["a"].exists() and files["b"].exists()
+
+
+def test_purge_never_stops_on_odd_entries_and_touches_only_the_transports_files(
+    app, runner, tmp_path
+):
+    invite_two_families(app, runner, tmp_path)
+    folder = Path(app.config["MAIL_FILE_DIR"])
+    long_ago = time.time() - 400 * 86400
+    directory = folder / "map_at_example.org.eml"  # a directory with a message-like name
+    directory.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not the app's")
+    link = folder / "link_at_example.org.eml"
+    link.symlink_to(elsewhere)
+    foreign = folder / "notities.eml"  # old, but not a file the transport writes
+    foreign.write_text("eigen aantekeningen")
+    stale = folder / "oud_at_example.org.eml"
+    stale.write_text("To: oud@example.org")
+    for path in (directory, foreign, stale):
+        os.utime(path, (long_ago, long_ago))
+    os.utime(link, (long_ago, long_ago), follow_symlinks=False)
+
+    # A clock moved far ahead erases nothing the real clock would keep.
+    result = runner.invoke(args=["purge", "--today", (SENT + timedelta(days=3650)).isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "Mail files erased (.eml): 3" in result.output, result.output  # stale + both families
+    assert not stale.exists()
+    assert directory.is_dir() and link.is_symlink() and elsewhere.exists() and foreign.exists()

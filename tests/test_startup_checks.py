@@ -65,12 +65,21 @@ def build() -> None:
         ({"SECRET_KEY": "kort-maar-geheim-2024"}, "SECRET_KEY is shorter than 32 bytes"),
         ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG is on in a production configuration"),
         ({"WEB_CONCURRENCY": "4"}, "RATELIMIT_STORAGE_URI is 'memory://' with 4 worker"),
+        ({"PUBLIC_BASE_URL": "http://127.evil.example"}, "PUBLIC_BASE_URL is 'http://"),
+        ({"SMTP_HOST": "smtp.example.nl"}, "SMTP_HOST is 'smtp.example.nl' without SMTP_STARTTLS"),
+        (
+            {"ERVARINGSWIJZER_DEMO": "1", "DATABASE_URL": "postgresql+psycopg://db.example/x"},
+            "ERVARINGSWIJZER_DEMO is set on what looks like a real installation",
+        ),
         (
             {"WEB_CONCURRENCY": "2", "RATELIMIT_STORAGE_URI": "memory://"},
             "redis://",
         ),
     ],
-    ids=["http address", "short key", "debugger", "memory limits, 4 workers", "memory, 2"],
+    ids=[
+        *("http address", "short key", "debugger", "memory limits, 4 workers", "loopback-like"),
+        *("plain-text relay", "demo on a real database", "memory, 2"),
+    ],
 )
 def test_unsafe_production_settings_refuse_to_start_and_say_what_to_change(env, variables, message):
     for name, value in variables.items():
@@ -117,6 +126,10 @@ def test_the_console_script_prints_the_refusal_without_a_traceback(env):
 
 
 def test_run_refuses_the_debugger_on_a_production_configuration(env):
+    def serve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the development server started")
+
+    env.setattr("werkzeug.serving.run_simple", serve)
     result = CliRunner().invoke(cli, ["run", "--debugger", "--port", str(free_port())])
     assert result.exit_code == 2, result.output
     assert "--debugger on a production configuration" in result.output
@@ -254,3 +267,27 @@ def test_check_fails_on_a_relay_whose_certificate_does_not_verify(env, tmp_path)
     assert rows["mail relay"][0] == "FAILED"
     assert "certificate verify failed" in rows["mail relay"][1]
     assert relay.auth_attempts == []  # the password never left
+
+
+def test_check_reports_development_and_demo_settings_as_warnings_not_as_production(env):
+    env.setenv("FLASK_DEBUG", "1")
+    code, rows = run_check()
+    assert code == 1
+    assert rows["configuration"][0] == "FAILED" and "FLASK_DEBUG" in rows["configuration"][1]
+    env.delenv("FLASK_DEBUG")
+    env.delenv("SECRET_KEY")
+    env.setenv("ERVARINGSWIJZER_DEMO", "1")
+    env.setenv("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    code, rows = run_check()
+    assert rows["configuration"] == ("warning", "demo mode: synthetic data only")
+
+
+def test_check_prints_no_credentials_of_any_service(env):
+    env.setenv(
+        "RATELIMIT_STORAGE_URI", f"redis://:geheim1@127.0.0.1:{free_port()}/0?password=geheim2"
+    )
+    env.setenv("DATABASE_URL", "nonsense://gebruiker:geheim3@")
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert "geheim" not in result.output and "gebruiker" not in result.output, result.output
+    assert "database" in result.output and "FAILED" in result.output
