@@ -49,12 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     The instance folder comes from `INSTANCE_PATH` when set (see `instance_dir`).
     """
     from survey import cli, db, errors, health, i18n, limits, security, staff, static_files
-    from survey.config import (
-        check_config,
-        harden_cookies,
-        load_config,
-        production_settings,
-    )
+    from survey.config import app_settings, check_config, production_settings
     from survey.questionnaires import load_questionnaires
     from survey.respond import bp as respond_bp
 
@@ -64,10 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(instance_dir()),
         instance_relative_config=True,
     )
-    app.config.from_mapping(load_config(app.instance_path))
-    if config:
-        app.config.from_mapping(config)
-    harden_cookies(app.config)
+    app.config.from_mapping(app_settings(app.instance_path, config))
     check_config(app.config)
     app.config["PRODUCTION"] = production_settings(app.config)
     if not app.config.get("SECRET_KEY"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -86,7 +87,7 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "COMMENT_MAX_CHARS": 4000,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "nl",
-        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -99,6 +100,26 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
 
 
 MIN_SECRET_KEY_BYTES = 32
+
+
+def app_settings(
+    instance_path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings `create_app` runs with, before `check_config`: the environment, FLASK_DEBUG
+    as Flask reads it, the caller's overrides, and the cookie names and flags they imply.
+    `ervaringswijzer check` judges the very same dict."""
+    from flask.helpers import get_debug_flag
+
+    config = load_config(instance_path)
+    config["DEBUG"] = get_debug_flag()
+    config.update(overrides or {})
+    harden_cookies(config)
+    return config
+
+
+def relaxed_settings(config: Mapping[str, Any]) -> bool:
+    """Development (FLASK_DEBUG), demo or test settings: the production guards do not apply."""
+    return bool(config.get("DEBUG") or config.get("TESTING") or config.get("DEMO_MODE"))
 
 
 def production_settings(config: Mapping[str, Any]) -> bool:
@@ -115,7 +136,7 @@ def check_config(config: Mapping[str, Any]) -> None:
     """Refuse to start with settings that are unsafe in production; each message says what to
     change. Development (FLASK_DEBUG without a SECRET_KEY), demo and test runs are relaxed."""
     testing = bool(config.get("TESTING"))
-    relaxed = config.get("DEBUG") or testing or config.get("DEMO_MODE")
+    relaxed = relaxed_settings(config)
     secret = config.get("SECRET_KEY")
     base_url = config.get("PUBLIC_BASE_URL", "")
     if config.get("DEMO_MODE") and not testing:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify
-from flask.helpers import get_debug_flag
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.wrappers import Response
+
+from survey.config import relaxed_settings
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +46,15 @@ class Check:
     detail: str
 
 
-def _relaxed(config: Mapping[str, Any]) -> bool:
-    return bool(config.get("DEBUG") or config.get("TESTING") or config.get("DEMO_MODE"))
-
-
 def check_configuration(overrides: Mapping[str, Any] | None = None) -> tuple[Check, Any]:
     """The configuration as `create_app` would build it, and whether it may start."""
     from survey import instance_dir
-    from survey.config import ConfigError, check_config, harden_cookies, load_config
+    from survey.config import ConfigError, app_settings, check_config
 
     try:
-        config: dict[str, Any] = load_config(instance_dir())
+        config = app_settings(instance_dir(), overrides)
     except ConfigError as problem:
         return Check("configuration", Status.FAILED, str(problem)), None
-    config["DEBUG"] = get_debug_flag()  # as Flask sets it from FLASK_DEBUG
-    config.update(overrides or {})
-    harden_cookies(config)
     try:
         check_config(config)
     except ConfigError as problem:
@@ -89,7 +83,7 @@ def check_public_url(config: Mapping[str, Any]) -> Check:
     url = config["PUBLIC_BASE_URL"]
     if url.startswith("https://"):
         return Check("public address", Status.OK, f"{url} (https)")
-    status = Status.WARNING if _relaxed(config) else Status.FAILED
+    status = Status.WARNING if relaxed_settings(config) else Status.FAILED
     return Check("public address", status, f"{url} is not https: links would travel in clear")
 
 
@@ -132,7 +126,7 @@ def check_rate_limit_store(config: Mapping[str, Any]) -> Check:
     """Sign-in limits need a store shared by all worker processes."""
     uri = config["RATELIMIT_STORAGE_URI"]
     if uri.startswith("memory://"):
-        status = Status.OK if _relaxed(config) else Status.WARNING
+        status = Status.OK if relaxed_settings(config) else Status.WARNING
         return Check(
             "rate limits", status, "memory://: counts per process, right for one worker only"
         )
@@ -155,7 +149,7 @@ def check_rate_limit_store(config: Mapping[str, Any]) -> Check:
 def check_mail(config: Mapping[str, Any]) -> Check:
     """The relay answers EHLO and TLS with a valid certificate (nothing is sent)."""
     if not config.get("SMTP_HOST"):
-        status = Status.OK if _relaxed(config) else Status.WARNING
+        status = Status.OK if relaxed_settings(config) else Status.WARNING
         return Check(
             "mail relay",
             status,
@@ -169,14 +163,13 @@ def check_mail(config: Mapping[str, Any]) -> Check:
     return Check("mail relay", Status.OK if probe.ok else Status.FAILED, f"{where}: {probe.detail}")
 
 
-def check_translations() -> Check:
+def check_translations(config: Mapping[str, Any] | None) -> Check:
     """Without the compiled Dutch catalogue every page would be in English."""
-    folder = Path(__file__).parent / "translations"
-    missing = [
-        lang
-        for lang in ("nl", "en")
-        if not (folder / lang / "LC_MESSAGES" / "messages.mo").exists()
-    ]
+    from survey.config import TRANSLATIONS_DIR
+
+    folder = Path(config["BABEL_TRANSLATION_DIRECTORIES"] if config else TRANSLATIONS_DIR)
+    catalogue = "LC_MESSAGES/messages.mo"
+    missing = [lang for lang in ("nl", "en") if not (folder / lang / catalogue).exists()]
     if missing:
         return Check(
             "translations",
@@ -198,7 +191,7 @@ def run_checks(overrides: Mapping[str, Any] | None = None) -> list[Check]:
             check_rate_limit_store(config),
             check_mail(config),
         ]
-    checks.append(check_translations())
+    checks.append(check_translations(config))
     return checks
 
 

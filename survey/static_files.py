@@ -8,6 +8,7 @@ JavaScript. nginx (deploy/nginx/ervaringswijzer.conf) serves a versioned URL wit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,14 @@ def static_digest(folder: str | Path) -> str:
     return digest.hexdigest()[:12]
 
 
+# An installed package's static files do not change while it runs: hash them once per process,
+# not for every app built (the CLI and the tests build many).
+_folder_digest = functools.cache(static_digest)
+
+
 def init_app(app: Flask) -> None:
     """Add the static folder's digest to every static URL the app builds."""
-    version = static_digest(app.static_folder or "")
+    version = _folder_digest(str(app.static_folder or ""))
 
     def add_version(endpoint: str, values: dict[str, Any]) -> None:
         if endpoint == "static":

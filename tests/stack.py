@@ -283,6 +283,35 @@ http {{
 # ------------------------------------------------------------------------------ processes
 
 
+def run(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    input: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run a program to its end with its output captured as text (never raises on failure)."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=dict(env),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def spawn(command: list[str], log: Path, **options: Any) -> subprocess.Popen:
+    """Start a server whose output goes to `log` (a file, never an unread pipe)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, **options
+        )
+
+
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, what: str) -> None:
     """Wait until something accepts connections on 127.0.0.1:`port`; fail if `process` died."""
     deadline = time.monotonic() + START_TIMEOUT
@@ -360,16 +389,8 @@ class Stack:
         self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """The installed `ervaringswijzer` with the stack's environment, outside the checkout."""
-        return subprocess.run(
-            [str(self.bin / "ervaringswijzer"), *args],
-            cwd=self.folder,
-            env={**self.env, **(env or {})},
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        command = [str(self.bin / "ervaringswijzer"), *args]
+        return run(command, cwd=self.folder, env={**self.env, **(env or {})}, input=input)
 
     def cli_background(self, *args: str) -> subprocess.Popen[str]:
         """Start the installed `ervaringswijzer` without waiting (see `finish`)."""
@@ -404,15 +425,7 @@ class Stack:
 
     def pg(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A PostgreSQL client program (pg_dump, createdb, pg_restore) on the stack's server."""
-        return subprocess.run(
-            list(args),
-            cwd=self.folder,
-            env=pg_environ(self.server),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run(list(args), cwd=self.folder, env=pg_environ(self.server))
 
     def new_database(self, name: str) -> str:
         """Remember another database of the stack (dropped with it); returns its URL."""
@@ -420,20 +433,16 @@ class Stack:
         return self.server.set(database=name).render_as_string(hide_password=False)
 
 
-def installed_programs() -> tuple[Path, Path, Path]:
-    """(bin folder, python, static folder) of the installed wheel; see tests/wheel.py."""
-    from tests.wheel import installed_wheel
-
-    wheel = installed_wheel()
-    return wheel.bin, wheel.python, wheel.site_packages / "survey" / "static"
-
-
 @contextmanager
 def production_stack(folder: Path) -> Iterator[Stack]:
     """Start the whole stack in `folder`; stop and drop everything when the block ends."""
     server = server_url()
     require_services(server)
-    bin_dir, python, static_root = installed_programs()
+    from tests.wheel import installed_wheel
+
+    wheel = installed_wheel()
+    bin_dir, python = wheel.bin, wheel.python
+    static_root = wheel.site_packages / "survey" / "static"
     assert (static_root / "site.css").is_file(), f"no static files in {static_root}"
     with ExitStack() as cleanup:
         database = f"ew_stack_{os.getpid()}_{secrets.token_hex(4)}"
@@ -456,7 +465,7 @@ def production_stack(folder: Path) -> Iterator[Stack]:
         base_url = f"https://localhost:{https_port}"
         (folder / "instance").mkdir()
         env = stack_environment(
-            _installed_environ(bin_dir),
+            wheel.environ(),
             {
                 "SECRET_KEY": secrets.token_hex(32),
                 "DATABASE_URL": database_url,
@@ -473,27 +482,16 @@ def production_stack(folder: Path) -> Iterator[Stack]:
                 "MAIL_FROM": "Ervaringswijzer test <noreply@ervaringswijzer.test>",
             },
         )
-        migrate = subprocess.run(
-            [str(bin_dir / "ervaringswijzer"), "db", "upgrade"],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        migrate = run([str(bin_dir / "ervaringswijzer"), "db", "upgrade"], cwd=folder, env=env)
         assert migrate.returncode == 0, f"db upgrade failed:\n{migrate.stdout}\n{migrate.stderr}"
 
         gunicorn_log = folder / "gunicorn.log"
-        with gunicorn_log.open("ab") as out:  # a file, never an unread pipe
-            gunicorn = subprocess.Popen(
-                [str(python), "-m", "gunicorn", "-c", str(GUNICORN_CONF), "survey:create_app()"],
-                cwd=folder,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        gunicorn = spawn(
+            [str(python), "-m", "gunicorn", "-c", str(GUNICORN_CONF), "survey:create_app()"],
+            gunicorn_log,
+            cwd=folder,
+            env=env,
+        )
         cleanup.callback(stop, gunicorn)
         wait_for_port(app_port, gunicorn, gunicorn_log, "gunicorn")
 
@@ -517,18 +515,9 @@ def production_stack(folder: Path) -> Iterator[Stack]:
         main_conf.write_text(nginx_main_config(nginx_dir, site))
         nginx_command = [NGINX, "-p", str(nginx_dir), "-e", str(nginx_dir / "error.log")]
         nginx_command += ["-c", str(main_conf)]
-        checked = subprocess.run(
-            [*nginx_command, "-t"], capture_output=True, text=True, timeout=30, check=False
-        )
+        checked = run([*nginx_command, "-t"], cwd=nginx_dir, env=os.environ, timeout=30)
         assert checked.returncode == 0, f"nginx -t refused the site:\n{checked.stderr}"
-        nginx_log = nginx_dir / "nginx.out"
-        with nginx_log.open("ab") as out:
-            nginx = subprocess.Popen(
-                [*nginx_command, "-g", "daemon off;"],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        nginx = spawn([*nginx_command, "-g", "daemon off;"], nginx_dir / "nginx.out")
         cleanup.callback(stop, nginx, signal.SIGQUIT)  # graceful: finish open requests
         wait_for_port(https_port, nginx, nginx_dir / "error.log", "nginx")
 
@@ -554,15 +543,6 @@ def production_stack(folder: Path) -> Iterator[Stack]:
         )
         _wait_for_workers(stack)
         yield stack
-
-
-def _installed_environ(bin_dir: Path) -> dict[str, str]:
-    """os.environ as if the wheel's venv were activated (tests/wheel.py `environ`)."""
-    from tests.wheel import installed_wheel
-
-    wheel = installed_wheel()
-    assert wheel.bin == bin_dir
-    return wheel.environ()
 
 
 def _wait_for_workers(stack: Stack) -> None:

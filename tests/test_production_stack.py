@@ -55,6 +55,7 @@ from tests.stack import (
     documented_variables,
     production_stack,
     read_env_file,
+    run,
     tail,
     worker_pids,
 )
@@ -267,15 +268,7 @@ def test_gunicorn_refuses_several_workers_with_memory_rate_limits(tmp_path, work
         "INSTANCE_PATH": str(tmp_path),
     }
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), *arguments]
-    result = subprocess.run(
-        [*command, "survey:create_app()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run([*command, "survey:create_app()"], cwd=ROOT, env=env, timeout=60)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "RATELIMIT_STORAGE_URI" in output and "memory://" in output
