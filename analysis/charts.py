@@ -24,6 +24,20 @@ def _shown(rows: Iterable[Mapping[str, Any]], value: str) -> list[Mapping[str, A
     return [r for r in rows if not r.get("suppressed") and r.get(value) is not None]
 
 
+def _spec(chart: alt.TopLevelMixin, data: pd.DataFrame) -> dict[str, Any]:
+    """The Vega-Lite spec; a chart without a single shown figure has no marks to describe.
+
+    Vega labels a mark container from its items' descriptions: with no item at all (every
+    figure hidden) the container would be an image without a text alternative for screen
+    readers. Such marks are left out of the accessibility tree; the table beside the chart
+    says that its figures are hidden.
+    """
+    spec = chart.to_dict()
+    if data.empty:
+        spec.setdefault("config", {}).setdefault("mark", {})["aria"] = False
+    return spec
+
+
 def _label(value: object, labels: Mapping[str, str]) -> str:
     return labels.get(str(value), str(value))
 
@@ -77,7 +91,7 @@ def response_rate_chart(
     )
     interval = base.mark_rule(color="#1b1b1b").encode(x="low:Q", x2="high:Q")
     chart = alt.layer(bars, interval, data=data).properties(title=text["title"], width=width)
-    return chart.to_dict()
+    return _spec(chart, data)
 
 
 def trend_chart(
@@ -138,7 +152,7 @@ def trend_chart(
         ],
     )
     chart = alt.layer(band, line, data=data).properties(title=text["title"], width=width)
-    return chart.to_dict()
+    return _spec(chart, data)
 
 
 def distribution_chart(
@@ -192,7 +206,7 @@ def distribution_chart(
         )
         .properties(title=text["title"], width=width)
     )
-    return chart.to_dict()
+    return _spec(chart, data)
 
 
 def marks_chart(
@@ -247,4 +261,4 @@ def marks_chart(
     )
     whiskers = base.mark_rule(color="#1b1b1b").encode(y="low:Q", y2="high:Q")
     chart = alt.layer(bars, whiskers, data=data).properties(title=text["title"], width=width)
-    return chart.to_dict()
+    return _spec(chart, data)

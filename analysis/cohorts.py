@@ -10,7 +10,7 @@ ratios, and `cohort_report` runs the whole chain including disclosure control.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -189,6 +189,7 @@ def cohort_report(
     dims: Sequence[str],
     *,
     k: int,
+    pattern: Callable[[pd.DataFrame], pd.Series] | None = None,
 ) -> pd.DataFrame:
     """The cohort report: funnel, marks, margins and disclosure control in one table.
 
@@ -197,6 +198,9 @@ def cohort_report(
         marks: item id → mark cells as for `merge_cells` (e.g. `self_direction`, `usefulness`).
         dims: the dimension columns of the report (any number, also none).
         k: MIN_CELL_SIZE, the smallest number of responses behind a published figure.
+        pattern: given the cube (dims with `TOTAL` on margins), which rows are hidden, from a
+            pattern decided over the whole publication (`analysis.publication`). Without it,
+            the table is protected on its own.
 
     Returns:
         One row per cell and margin (`is_total`), with `invited` (= sent, always shown), the
@@ -213,4 +217,15 @@ def cohort_report(
     item_n = [f"{item}_n" for item in marks]
     n = cube[item_n].min(axis=1) if item_n else cube["responded"]
     cube = response_rates(cube).assign(invited=cube["sent"], n=n.astype("int64"))
-    return suppress(cube, k=k, dims=dims, n_col=["responded", "n", *item_n])
+    if pattern is None:
+        return suppress(cube, k=k, dims=dims, n_col=["responded", "n", *item_n])
+    # Under a publication-wide pattern a hidden row shows no invitation count either: "nothing
+    # was sent here" would pin the value of a hidden cell and take it out of the protection.
+    return suppress(
+        cube,
+        k=k,
+        dims=dims,
+        n_col=["responded", "n", *item_n],
+        visible=(),
+        hidden=pattern(cube),
+    )

@@ -64,6 +64,7 @@ def suppress(
     dims: Sequence[str] = (),
     n_col: str | Sequence[str] = "n",
     visible: Sequence[str] = INVITATION_COLUMNS,
+    hidden: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Apply primary and secondary cell suppression to a cube table.
 
@@ -76,6 +77,9 @@ def suppress(
         n_col: the column(s) counting responses; with several, the smallest decides.
         visible: columns that stay visible in suppressed rows. They must count invitations,
             i.e. bound the number of responses from above (default `sent` and `invited`).
+        hidden: a pattern decided elsewhere (over the whole publication, see
+            `analysis.publication`), aligned with `table`: applied as it is, after checking
+            that it hides every row below k.
 
     Returns:
         A copy of `table` with `suppressed` (bool) and `suppression_reason` (``"primary"``,
@@ -106,7 +110,15 @@ def suppress(
         known_empty = (n == 0) & (_cube_of(table, visible, shape, flat) == 0)
     else:
         known_empty = np.zeros(n.shape, dtype=bool)
-    reason = suppression_pattern(n, known_empty, k)
+    if hidden is None:
+        reason = suppression_pattern(n, known_empty, k)
+    else:
+        given = np.zeros(n.shape, dtype=bool).reshape(-1)
+        given[flat] = hidden.to_numpy(dtype=bool)
+        given = given.reshape(n.shape)
+        if (~given & (n < k)).any():
+            raise ValueError("the given pattern shows a figure of fewer than k responses")
+        reason = np.where(n < k, _PRIMARY, np.where(given, _SECONDARY, _NONE)).astype(np.int8)
 
     hidden = pd.Series(reason.reshape(-1)[flat] != _NONE, index=table.index)
     blanked = {
@@ -138,7 +150,7 @@ def suppression_pattern(n: np.ndarray, known_empty: np.ndarray, k: int) -> np.nd
     if n.ndim == 0:
         return reason
     while True:
-        _apply_line_rule(reason, n, known)
+        _apply_line_rule(reason, n, known, k)
         derivable = derivable_cells(reason != _NONE, known)
         if not derivable.any():
             return reason
@@ -172,40 +184,65 @@ def derivable_cells(hidden: np.ndarray, known: np.ndarray) -> np.ndarray:
     return result
 
 
-def _apply_line_rule(reason: np.ndarray, n: np.ndarray, known: np.ndarray) -> None:
-    """Hide partner cells until no line holds exactly one unknown hidden cell."""
+def _apply_line_rule(reason: np.ndarray, n: np.ndarray, known: np.ndarray, k: int) -> None:
+    """Hide partner cells until every line's hidden cells protect each other.
+
+    A line is exposed when it holds exactly one hidden cell that is not known anyway (it
+    follows by subtraction), or when its hidden cells together hold fewer than k responses
+    (their sum, and the sum of their 1-10 counts, follows by subtraction: a line 9, 1, 1, 11
+    with k = 5 hides both 1s, yet the margin tells that those two families gave 2 answers and
+    which marks). Cells known to be empty add nothing and do not count; with the margin hidden
+    as well, only the margin minus the hidden cells follows, and that is the shown cells' sum.
+    """
     while True:
         effective = (reason != _NONE) & ~known
         counts = [effective.sum(axis=axis, keepdims=True) for axis in range(n.ndim)]
-        line = _first_lonely_line(counts)
+        sums = [_hidden_sum(effective, n, axis) for axis in range(n.ndim)]
+        line = _first_exposed_line(counts, sums, k)
         if line is None:
             return
         axis, position = line
         best, best_key = None, None
         for index in range(n.shape[axis]):
             cell = (*position[:axis], index, *position[axis + 1 :])
-            if reason[cell] != _NONE:
+            if reason[cell] != _NONE or known[cell]:
                 continue
             completes = sum(
                 1
                 for other in range(n.ndim)
-                if other != axis and counts[other][_collapse(cell, other)] == 1
+                if other != axis and _exposed(counts[other], sums[other], k, cell, other)
             )
             key = (-completes, n[cell], index)
             if best_key is None or key < best_key:
                 best, best_key = cell, key
         if best is None:
-            # Cannot happen with consistent margins: if every other cell of the line were
-            # known to be empty, the lonely cell would be known to be empty as well.
+            # Cannot happen with consistent margins: every cell of the line hidden or known
+            # empty means the margin itself is hidden (or known empty) as well.
             raise ValueError("inconsistent table: a hidden cell has no possible partner")
         reason[best] = _SECONDARY
 
 
-def _first_lonely_line(counts: list[np.ndarray]) -> tuple[int, tuple[int, ...]] | None:
-    for axis, count in enumerate(counts):
-        lonely = np.argwhere(count == 1)
-        if len(lonely):
-            return axis, tuple(int(i) for i in lonely[0])
+def _hidden_sum(effective: np.ndarray, n: np.ndarray, axis: int) -> np.ndarray:
+    """Per line along `axis`: the responses in its hidden cells, or infinity when its margin is
+    hidden too (then only margin minus hidden cells follows, which is the shown cells' sum)."""
+    cells = np.take(np.where(effective, n, 0), range(n.shape[axis] - 1), axis=axis)
+    total = cells.sum(axis=axis, keepdims=True)
+    margin_hidden = np.take(effective, [n.shape[axis] - 1], axis=axis)
+    return np.where(margin_hidden, np.inf, total)
+
+
+def _exposed(count: np.ndarray, total: np.ndarray, k: int, cell: tuple, axis: int) -> bool:
+    at = _collapse(cell, axis)
+    return bool(count[at] == 1 or (count[at] >= 1 and total[at] < k))
+
+
+def _first_exposed_line(
+    counts: list[np.ndarray], sums: list[np.ndarray], k: int
+) -> tuple[int, tuple[int, ...]] | None:
+    for axis, (count, total) in enumerate(zip(counts, sums, strict=True)):
+        exposed = np.argwhere((count == 1) | ((count >= 1) & (total < k)))
+        if len(exposed):
+            return axis, tuple(int(i) for i in exposed[0])
     return None
 
 

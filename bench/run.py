@@ -20,7 +20,7 @@ SIZES = {
     "full": {"responses": 1_000_000, "rows": 300_000, "messages": 20_000, "submissions": 3_000},
     "quick": {"responses": 50_000, "rows": 30_000, "messages": 2_000, "submissions": 500},
 }
-BENCHMARKS = ("report", "import", "mail", "submissions")
+BENCHMARKS = ("report", "import", "mail", "submissions", "publication")
 
 
 def postgres_schema_url(base: str) -> tuple[str, str]:
@@ -51,9 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     postgres = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
-    from bench import import_csv, mail, report, submissions
+    from bench import import_csv, mail, publication, report, submissions
 
     chosen = args.only or BENCHMARKS
+    if "publication" in chosen:  # no database: once, not per backend
+        publication.main(["--size", args.size])
+        if set(chosen) == {"publication"}:
+            return
 
     for backend in args.backend or ["sqlite", "postgresql"]:
         with tempfile.TemporaryDirectory() as folder:

@@ -117,7 +117,7 @@ def worker_command(interval: float, until_empty: bool) -> None:
 @click.option("--today", type=TODAY, help="Act as if it is this day (YYYY-MM-DD).")
 @with_appcontext
 def purge_command(today: object) -> None:
-    """Erase email addresses, tokens and message bodies past their retention period."""
+    """Erase contact data, old answers and old audit events past retention; mix recent answers."""
     from survey.invitations import clock
     from survey.retention import purge
 
@@ -175,8 +175,14 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
 
 @click.command("report")
 @click.option("--by", "by", default="", help="Dimensions, e.g. group or group,quarter.")
-@click.option("--from", "start", type=TODAY, help="First end-of-care date (YYYY-MM-DD).")
-@click.option("--to", "end", type=TODAY, help="Last end-of-care date (YYYY-MM-DD).")
+@click.option("--from", "start", type=TODAY, help="First day of the period (YYYY-MM-DD).")
+@click.option("--to", "end", type=TODAY, help="Last day of the period (YYYY-MM-DD).")
+@click.option(
+    "--period",
+    "period_key",
+    help="A month, quarter, half year or year: 2026-03, 2026-Q1, 2026-H1 or 2026 "
+    "(default: the year of the newest data).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -185,15 +191,22 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
     show_default=True,
 )
 @with_appcontext
-def report_command(by: str, start: object, end: object, fmt: str) -> None:
-    """Response rates and marks per cohort, with disclosure control (DESIGN §4.4)."""
+def report_command(by: str, start: object, end: object, period_key: str | None, fmt: str) -> None:
+    """Response rates and marks per cohort, with disclosure control (DESIGN §4.4).
+
+    Figures are published per calendar month, quarter, half year or year only: --from and --to
+    must span exactly one of them (free dates would let two reports be subtracted).
+    """
+    from analysis.publication import PeriodError
+    from survey.publication import resolve_period
     from survey.report_output import render_report
     from survey.reports import Period, ReportError, parse_dimensions, report_rows
 
     try:
         dims = parse_dimensions(by)
-        period = Period(_today(start), _today(end))
-    except ReportError as problem:
+        chosen = resolve_period(get_session(), _today(start), _today(end), period_key)
+        period = Period.of(chosen)
+    except (ReportError, PeriodError) as problem:
         raise click.UsageError(str(problem)) from None
     k = current_app.config["MIN_CELL_SIZE"]
     rows = report_rows(get_session(), dims, period, k)

@@ -71,6 +71,14 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "EXPIRE_AFTER_DAYS": _int(env, "EXPIRE_AFTER_DAYS", 28, minimum=1),
         "PURGE_AFTER_DAYS": _int(env, "PURGE_AFTER_DAYS", 30),
         "INVITE_MAX_AGE_DAYS": _int(env, "INVITE_MAX_AGE_DAYS", 60),
+        # Whole years that answers (with their comments) are kept, counted in whole months of the
+        # end of care: `purge` erases a period as a whole (see survey.retention).
+        "RESPONSE_RETENTION_YEARS": _int(env, "RESPONSE_RETENTION_YEARS", 5, minimum=1),
+        # Whole years that the audit log is kept. NEN 7513 (logging access to health data) expects
+        # access logs to be kept at least as long as the data they protect stay accessible: the
+        # answers and comments whose viewing the log records live five years by default, so
+        # the log lives as long.
+        "AUDIT_RETENTION_YEARS": _int(env, "AUDIT_RETENTION_YEARS", 5, minimum=1),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         # Not in the contract: how long a worker holds a message before another may take it.
         "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300, minimum=1),

@@ -60,6 +60,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Deleted rows are overwritten with zeros, not left in free pages: a purged address or a
+    # mixed response's old place must not stay readable in a copy of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from survey.models import Episode, Invitation, utcnow
 from survey.optout import address_hash, suppressed_hashes
+from survey.retention import purged_external_id
 
 log = logging.getLogger(__name__)
 
@@ -308,13 +310,18 @@ def validate_row(line: int, raw: dict[str, str]) -> tuple[EpisodeRow | None, lis
 
 
 def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult) -> None:
-    """Insert new episodes, update changed ones, add missing invitations."""
+    """Insert new episodes, update changed ones, add missing invitations.
+
+    An episode that purge coarsened is found by its keyed hash (survey.retention) and left as
+    it is: re-importing it neither brings back its day and age nor invites anyone again.
+    """
+    purged = _purged_ids([row.external_id for row in batch])
     existing = {
-        episode.external_id: episode
+        purged.get(episode.external_id, episode.external_id): episode
         for episode in session.scalars(
             select(Episode)
             .options(selectinload(Episode.invitations))
-            .where(Episode.external_id.in_([row.external_id for row in batch]))
+            .where(Episode.external_id.in_([*(row.external_id for row in batch), *purged]))
         )
     }
     new_rows = [row for row in batch if row.external_id not in existing]
@@ -344,7 +351,9 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         result.episodes_new += len(new_rows)
     for row in batch:
         episode = existing.get(row.external_id)
-        if episode is not None:
+        if episode is not None and episode.external_id in purged:
+            result.episodes_unchanged += 1
+        elif episode is not None:
             invitation_rows.extend(_update_episode(episode, row, result, now))
     if invitation_rows:
         _apply_suppression(session, invitation_rows, now)
@@ -352,6 +361,17 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         for values in invitation_rows:
             result.invitations[str(values["respondent_group"])] += 1
     session.flush()
+
+
+def _purged_ids(external_ids: list[str]) -> dict[str, str]:
+    """{keyed hash: external id}: the form a purged episode's id has (survey.retention).
+
+    Without an app (a bare benchmark) there is no SECRET_KEY, and so no purged form either.
+    """
+    key = current_app.config.get("SECRET_KEY") if has_app_context() else None
+    if not key:
+        return {}
+    return {purged_external_id(external_id, key): external_id for external_id in external_ids}
 
 
 def _apply_suppression(session: Session, rows: list[dict[str, object]], now: datetime) -> None:

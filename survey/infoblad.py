@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from analysis.formatting import infoblad_cells, infoblad_table
+from analysis.publication import PublicationPeriod
 from survey.quotes import GROUP_ATTRIBUTION
 from survey.report_output import formula_safe
 
@@ -218,10 +219,8 @@ SECTION_FORMATS = {"md": section_markdown, "html": section_html, "docx": section
 """`infoblad --format` and the web download: format → renderer(section)."""
 
 
-def build_section(
-    session: Any, config: Mapping[str, Any], start: date | None, end: date | None
-) -> Section:
-    """The section for a period of end-of-care dates, with its chart drawn by vl-convert."""
+def build_section(session: Any, config: Mapping[str, Any], period: PublicationPeriod) -> Section:
+    """The section for one publication period, with its chart drawn by vl-convert."""
     import vl_convert
 
     from analysis.charts import marks_chart
@@ -229,7 +228,8 @@ def build_section(
     from survey import quotes
     from survey.reports import Period, cohort_rows
 
-    rows = cohort_rows(session, ("group",), Period(start, end), config["MIN_CELL_SIZE"])
+    k = config["MIN_CELL_SIZE"]
+    rows = cohort_rows(session, ("group",), Period.of(period), k)
     items = {
         "self_direction": "Ervaren eigen regie",
         "usefulness": "Hoe nuttig was de hulp?",
@@ -239,10 +239,10 @@ def build_section(
     shown = any(not row["suppressed"] for row in rows)
     chart = vl_convert.vegalite_to_png(spec, scale=2, format_locale="nl-NL") if shown else None
     return Section(
-        start=start,
-        end=end,
+        start=period.start,
+        end=period.end,
         results=rows,
-        quotes=quotes.approved(session, start, end),
+        quotes=quotes.approved(session, k, period),
         provider=config["PROVIDER_NAME"],
         chart_png=chart,
     )

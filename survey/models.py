@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -305,6 +306,24 @@ class Comment(Base):
         ),
         Index("ix_comment_quote_status", "quote_status"),
     )
+
+
+class PublicationPattern(Base):
+    """The suppression pattern of one year's publication, decided once per version of its cells.
+
+    Deciding it takes seconds for a region (`analysis.publication`); the worker decides it after
+    answers arrive and every web process reads it from here, so no page waits for it. `digest`
+    is the fingerprint of the year's pair cells the pattern was decided for; `hidden` holds one
+    bit per node of the lattice, in the lattice's node order. Aggregates only: no person.
+    """
+
+    __tablename__ = "publication_pattern"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    min_cell_size: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    hidden: Mapped[bytes] = mapped_column(LargeBinary)
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # The cohort cells the dashboard reads (aggregates only), kept by triggers: survey/cells.py.

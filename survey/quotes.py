@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analysis.publication import PublicationPeriod
 from survey import audit
 from survey.models import Comment, Response, StaffUser
 
@@ -241,12 +242,31 @@ def decide(
     return comment
 
 
-def approved(session: Session, start: date | None = None, end: date | None = None) -> list[dict]:
-    """Approved quotes of a period as publishable records: group word and text only."""
+def approved(session: Session, k: int, period: PublicationPeriod | None = None) -> list[dict]:
+    """Approved quotes as publishable records (group word and text only), of one publication
+    period or of all.
+
+    Only quotes of a group whose count is published leave the system: of `period` for that
+    group, or (without a period) of the quote's year. A quote of a hidden group would be
+    pinned to fewer than k families by comparing the lists of two periods.
+    """
+    from survey.publication import is_published
+
+    start, end = (period.start, period.end) if period else (None, None)
     rows = comments(session, QuoteFilter(status="approved", start=start, end=end))
+    shown: dict[tuple[str, int], bool] = {}
+
+    def publishable(response: Response) -> bool:
+        group, year = response.respondent_group, response.end_month.year
+        if (group, year) not in shown:
+            node = period or PublicationPeriod(year, "year")
+            shown[group, year] = is_published(session, k, node, group)
+        return shown[group, year]
+
     return [
         {"group": response.respondent_group, "text": shown_text(comment)}
         for comment, response in rows
+        if publishable(response)
     ]
 
 

@@ -66,23 +66,34 @@ def quotes_export(fmt: str, output: Path | None) -> None:
     """Approved quotes only, attributed as "ouder" or "jongere", with the source line."""
     from survey import infoblad, quotes
 
-    approved = quotes.approved(get_session())
+    approved = quotes.approved(get_session(), current_app.config["MIN_CELL_SIZE"])
     provider = current_app.config["PROVIDER_NAME"]
     _write(infoblad.QUOTE_FORMATS[fmt](approved, provider), output)
 
 
 @click.command("infoblad")
-@click.option("--from", "start", type=TODAY, help="First end-of-care date (YYYY-MM-DD).")
-@click.option("--to", "end", type=TODAY, help="Last end-of-care date (YYYY-MM-DD).")
+@click.option("--from", "start", type=TODAY, help="First day of the period (YYYY-MM-DD).")
+@click.option("--to", "end", type=TODAY, help="Last day of the period (YYYY-MM-DD).")
+@click.option(
+    "--period",
+    "period_key",
+    help="2026-03, 2026-Q1, 2026-H1 or 2026 (default: the year of the newest data).",
+)
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "docx"]), default="md")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
-def infoblad_command(start: object, end: object, fmt: str, output: Path | None) -> None:
-    """The infoblad section for a period: intro, results table, chart and approved quotes."""
+def infoblad_command(
+    start: object, end: object, period_key: str | None, fmt: str, output: Path | None
+) -> None:
+    """The infoblad section for a publication period (a calendar month, quarter, half year or
+    year): intro, results table, chart and approved quotes."""
+    from analysis.publication import PeriodError
     from survey import infoblad
+    from survey.publication import resolve_period
 
-    first, last = _today(start), _today(end)
-    if first and last and first > last:
-        raise click.UsageError("--from is after --to")
-    section = infoblad.build_section(get_session(), current_app.config, first, last)
+    try:
+        period = resolve_period(get_session(), _today(start), _today(end), period_key)
+    except PeriodError as problem:
+        raise click.UsageError(str(problem)) from None
+    section = infoblad.build_section(get_session(), current_app.config, period)
     _write(infoblad.SECTION_FORMATS[fmt](section), output)

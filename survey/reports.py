@@ -22,6 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from analysis.publication import PeriodError, PublicationPeriod
 from survey.cells import CELL_DIMENSIONS, MARK_ITEMS, MARKS, PAIRS, funnel_cell, mark_cell
 from survey.models import Episode, Invitation, Response, ResponseAnswer
 
@@ -105,6 +106,13 @@ def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
         raise ReportError(f"unknown dimension {unknown[0]!r}: choose from {', '.join(DIMENSIONS)}")
     if len(set(names)) != len(names):
         raise ReportError("a dimension appears twice")
+    if len([d for d in names if d in CELL_DIMENSIONS]) > 2:
+        raise ReportError(
+            "at most two of team, municipality and care_type: finer tables would single out "
+            "families"
+        )
+    if len([d for d in names if d in PERIOD_OF]) > 1:
+        raise ReportError("one of month, quarter and year at a time")
     return tuple(names)
 
 
@@ -138,7 +146,11 @@ def _count_if(condition: ColumnElement) -> ColumnElement:
 
 @dataclass(frozen=True)
 class Period:
-    """An inclusive range of end-of-care dates (either end may be open)."""
+    """An inclusive range of end-of-care dates (either end may be open).
+
+    Published tables take only a publication period (`analysis.publication`): a calendar month,
+    quarter, half year or year; `publication` tells which one, or refuses.
+    """
 
     start: date | None = None
     end: date | None = None
@@ -146,6 +158,20 @@ class Period:
     def __post_init__(self) -> None:
         if self.start and self.end and self.start > self.end:
             raise ReportError("--from is after --to")
+
+    @classmethod
+    def of(cls, period: PublicationPeriod) -> Period:
+        return cls(period.start, period.end)
+
+    @property
+    def publication(self) -> PublicationPeriod:
+        """The publication period this range is (ReportError if it is none)."""
+        if self.start is None or self.end is None:
+            raise ReportError("figures are published per month, quarter, half year or year")
+        try:
+            return PublicationPeriod.from_range(self.start, self.end)
+        except PeriodError as problem:
+            raise ReportError(str(problem)) from None
 
 
 FUNNEL_NAMES = ("sent", "opened", "responded", "bounced", "opted_out", "after_reminder")
@@ -179,7 +205,7 @@ def funnel_query(dims: Sequence[str], period: Period) -> Select:
             _count_if(
                 and_(
                     Invitation.reminded_at.is_not(None),
-                    Invitation.responded_at > Invitation.reminded_at,
+                    func.date(Invitation.responded_at) >= func.date(Invitation.reminded_at),
                 )
             ).label("after_reminder"),
         )
@@ -413,15 +439,27 @@ def cohort_table(
 ) -> pd.DataFrame:
     """The full cohort table (cells and margins) with disclosure control applied.
 
+    The pattern is the one of the whole publication of the period's year (`survey.publication`),
+    so that no combination of this table with any other table of any period gives more away.
+
     With `cells` (fetched for a whole page), nothing is queried: the cube is summed from them.
     """
     from analysis.cohorts import cohort_report
+    from survey.publication import hidden_rows, lattice_of
 
+    publication = period.publication
     if cells is None:
         funnel, marks = funnel_cells(session, dims, period), mark_cells(session, dims, period)
     else:
         funnel, marks = cells.rollup(dims)
-    return cohort_report(funnel, marks, dims, k=min_cell_size)
+    lattice = lattice_of(session, publication.year, min_cell_size)
+    return cohort_report(
+        funnel,
+        marks,
+        dims,
+        k=min_cell_size,
+        pattern=lambda cube: hidden_rows(lattice, cube, dims, publication),
+    )
 
 
 def cohort_rows(

@@ -4,6 +4,10 @@
 answered with a conditional UPDATE that can succeed only once — that is what makes "one response
 per link" hold under concurrency on SQLite and PostgreSQL — and stores the response with copies of
 the cohort attributes, never a reference back to the invitation.
+
+The invitation keeps only the day it was answered (midnight): a timestamp to the second would
+pair it with the response stored in the same instant. What the shared transaction still gives
+away (row order, PostgreSQL's `xmin`) is erased by `survey.mixing`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -59,7 +63,7 @@ def submit_response(
             Invitation.responded_at.is_(None),
             Invitation.expires_at > now,
         )
-        .values(responded_at=now)
+        .values(responded_at=answered_on(now))
         .execution_options(synchronize_session=False)
     )
     if marked.rowcount != 1:
@@ -98,6 +102,15 @@ def submit_response(
     session.commit()
     log.debug("response stored (%s)", questionnaire.name)
     return True
+
+
+def answered_on(now: datetime) -> datetime:
+    """What `responded_at` stores for an answer given at `now`: midnight of that day.
+
+    The funnel needs no more ("answered", "answered on or after the day of the reminder"), and
+    the day alone matches no response: responses carry only months.
+    """
+    return datetime.combine(now.date(), time.min)
 
 
 def _check_answers(items: tuple[Item, ...], answers: Mapping[str, object]) -> None:

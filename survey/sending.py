@@ -1,4 +1,8 @@
-"""Sending: one pass (`ervaringswijzer send`) and the delivery loop (`ervaringswijzer worker`)."""
+"""Sending: one pass (`ervaringswijzer send`) and the delivery loop (`ervaringswijzer worker`).
+
+Both also mix the recent responses (survey.mixing): the pass once, the worker at most once an
+hour, so a new response does not keep its submission-order place for long.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,16 @@ from sqlalchemy.orm import Session
 
 from survey.invitations import InviteResult, clock, create_due_invitation_messages
 from survey.mail import DeliveryResult, count_due, deliver_outbox, queue_invitation_messages
+from survey.mixing import mix_responses
 from survey.models import utcnow
 from survey.quotes import prepare_comments
 from survey.transports import make_transport
 
 log = logging.getLogger(__name__)
+
+# How often a worker mixes the recent responses: the longest a new one keeps its place.
+MIX_EVERY_SECONDS = 3600.0
+DECIDE_EVERY_SECONDS = 60.0  # the publication pattern: pages read it from the database
 
 
 @dataclass
@@ -61,7 +70,30 @@ def send_once(session: Session, config: Mapping[str, Any], today: date) -> SendR
             now=lambda: clock(today),
             on_message=lambda: bar.update(1),
         )
+    mix_quietly(session, today)
+    decide_quietly(session, config)
     return SendResult(invitations, delivery)
+
+
+def decide_quietly(session: Session, config: Mapping[str, Any]) -> None:
+    """Decide the publication pattern of every year whose figures changed, so that no page
+    waits for it (`survey.publication.decide_patterns`); a failure never stops the mail."""
+    from survey.publication import decide_patterns
+
+    try:
+        decide_patterns(session, config["MIN_CELL_SIZE"])
+    except Exception as error:
+        session.rollback()
+        log.error("deciding the publication pattern failed (%s)", type(error).__name__)
+
+
+def mix_quietly(session: Session, today: date) -> None:
+    """Mix the recent responses; a failure is logged (type only) and never stops the mail."""
+    try:
+        mix_responses(session, today)
+    except Exception as error:
+        session.rollback()
+        log.error("mixing responses failed (%s); delivery goes on", type(error).__name__)
 
 
 def run_worker(
@@ -81,6 +113,8 @@ def run_worker(
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     totals = DeliveryResult()
+    last_mixed: float | None = None  # in memory: a restarted worker mixes at once
+    last_decided: float | None = None
     try:
         while not stopping:
             result = deliver_outbox(session, make_transport(config), config)
@@ -92,6 +126,12 @@ def run_worker(
                 session.rollback()
                 # The type only: a database error's message can carry the comment's text.
                 log.error("preparing comments failed (%s); delivery goes on", type(error).__name__)
+            if last_mixed is None or time.monotonic() - last_mixed >= MIX_EVERY_SECONDS:
+                last_mixed = time.monotonic()  # a failed mix, too, waits for the next hour
+                mix_quietly(session, utcnow().date())
+            if last_decided is None or time.monotonic() - last_decided >= DECIDE_EVERY_SECONDS:
+                last_decided = time.monotonic()
+                decide_quietly(session, config)
             totals.add(result)
             if report and (
                 result.delivered or result.reminders or result.retried or result.bounced

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -159,7 +160,8 @@ def test_charts_leave_out_small_groups_and_download_as_svg_and_png(app, db, char
     fill_region(db)
     small_team(db, "Team Klein")
     client, _ = signed_in_client(app, db, "viewer")
-    query = "by=team&grain=month&measure=self_direction"
+    # Teams alone: per team and group, the year's one suppression pattern hides every cell here.
+    query = "by=team&by2=&grain=month&measure=self_direction"
     spec = get(client, f"/staff/dashboard/chart/{chart}.json?{query}").get_json()
     data = [row for rows in spec["datasets"].values() for row in rows]
     assert data, "the chart has data"
@@ -257,10 +259,80 @@ def test_two_dimensions_show_cells_and_totals(app, db):
 def test_invalid_query_values_fall_back_to_defaults(app, db):
     client, _ = signed_in_client(app, db, "quality")
     url = "/staff/dashboard/?by=%3Cscript%3E&by2=x&grain=day&measure=y&from=gisteren&to=2026-13-45"
-    page = get(client, url)
-    assert page.status_code == 200
-    assert "<script>" not in page.get_data(as_text=True).split("<main")[1].split("<script src")[0]
+    for query in (url, "/staff/dashboard/?period=%3Cscript%3E", "/staff/dashboard/?period=2026-Q9"):
+        page = get(client, query)
+        assert page.status_code == 200
+        assert (
+            "<script>" not in page.get_data(as_text=True).split("<main")[1].split("<script src")[0]
+        )
     assert get(client, "/staff/dashboard/export.csv?table=nothing").status_code == 200
+
+
+def period_options(page: str) -> list[str]:
+    """The values of the dashboard's period select, in order."""
+    select = re.search(r'<select name="period" id="period">(.*?)</select>', page, re.S)
+    assert select, "no period select"
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def selected_period(page: str) -> str:
+    select = re.search(r'<select name="period" id="period">(.*?)</select>', page, re.S)
+    return re.search(r'<option value="([^"]*)" selected>', select.group(1)).group(1)
+
+
+def test_the_form_offers_only_publication_periods_and_shows_the_chosen_one(app, db):
+    from analysis.publication import PublicationPeriod
+
+    region_over_two_quarters(db)  # parents: February 2026 (20 sent, 8 answered), May (10, 6)
+    client, _ = signed_in_client(app, db, "quality")
+    page = get(client, "/staff/dashboard/").get_data(as_text=True)
+    assert 'type="date"' not in page and 'name="from"' not in page and 'name="to"' not in page
+    keys = ["2026", "2026-H1", "2026-Q2", "2026-Q1", "2026-05", "2026-04", "2026-03", "2026-02"]
+    assert period_options(page) == keys  # every period with data, newest first, no free dates
+    assert all(PublicationPeriod.parse(key).key == key for key in keys)
+    assert '<optgroup label="2026">' in page and ">1e kwartaal 2026</option>" in page
+    assert selected_period(page) == "2026"  # the default: the year of the newest data
+    assert "Ouders 30 14 47%" in text_of(page)
+    assert "per kalendermaand, kwartaal, halfjaar of jaar" in text_of(page)
+    assert "hele maanden" not in text_of(page)
+
+    quarter = get(client, "/staff/dashboard/?period=2026-Q1&by=month").get_data(as_text=True)
+    assert selected_period(quarter) == "2026-Q1"
+    text = text_of(quarter)
+    assert "Ouders 20 8 40%" in text and "Ouders 30" not in text
+    assert "2026-02" in text and "2026-05" not in text  # the breakdown stays inside the quarter
+    # Charts, downloads and the comments link ask for the same period.
+    links = [html.unescape(u) for u in re.findall(r'(?:href|data-spec-url)="([^"]+)"', quarter)]
+    carried = [u for u in links if "/chart/" in u or "/export." in u or "/comments" in u]
+    assert carried and all("period=2026-Q1" in u and "from=" not in u for u in carried)
+    spec = get(client, "/staff/dashboard/chart/trend.json?period=2026-Q1&grain=month").get_json()
+    points = {row["period"] for rows in spec["datasets"].values() for row in rows}
+    assert points == {"2026-02"}
+    export = get(client, "/staff/dashboard/export.csv?table=groups&period=2026-Q2").text
+    shown = {row["group"]: row for row in csv.DictReader(io.StringIO(export))}
+    assert (shown["parent"]["invited"], shown["parent"]["responded"]) == ("10", "6")
+
+    from survey.staff.periods import period_options as options
+
+    english = options([PublicationPeriod(2026, "year")], PublicationPeriod(2026, "half"), "en")
+    assert english == [(2026, [("2026", "2026"), ("2026-H1", "first half of 2026")])]
+
+
+def test_a_free_range_is_not_honoured_but_an_old_link_to_one_period_is(app, db):
+    region_over_two_quarters(db)
+    client, _ = signed_in_client(app, db, "quality")
+    free = get(client, "/staff/dashboard/?from=2026-01-01&to=2026-02-15").get_data(as_text=True)
+    assert selected_period(free) == "2026"  # the default period, not January to mid-February
+    assert "Ouders 30 14 47%" in text_of(free) and "Ouders 20 8" not in text_of(free)
+    export = get(client, "/staff/dashboard/export.csv?table=groups&from=2026-01-01&to=2026-02-15")
+    shown = {row["group"]: row for row in csv.DictReader(io.StringIO(export.text))}
+    assert shown["parent"]["invited"] == "30"
+    old = get(client, "/staff/dashboard/?from=2026-01-01&to=2026-03-31").get_data(as_text=True)
+    assert selected_period(old) == "2026-Q1"  # exactly one quarter: an old bookmark still works
+    assert "Ouders 20 8 40%" in text_of(old)
+    # A period without data is not offered, and asking for it gives the default.
+    empty = get(client, "/staff/dashboard/?period=2024-Q1").get_data(as_text=True)
+    assert selected_period(empty) == "2026" and "2024" not in period_options(empty)
 
 
 def test_the_dashboard_loads_nothing_from_another_origin(app, db):
@@ -311,36 +383,36 @@ def mixed_region(db, seed: int = 3) -> None:
     ],
 )
 def test_one_fetch_of_the_cells_gives_every_cube_as_its_own_queries(db, cubes):
+    from analysis.publication import PublicationPeriod
     from survey.reports import Cells, Period, cohort_rows
 
     mixed_region(db)
-    for period in (Period(), Period(date(2025, 3, 15), date(2026, 5, 20))):
+    for publication in (PublicationPeriod(2025, "year"), PublicationPeriod(2026, "year")):
+        period = Period.of(publication)
         cells = Cells.fetch(db, cubes, period)
-        assert cells.from_cells == (period == Period())  # days inside a month: base tables
-        if not cells.from_cells:
-            assert len(cells.funnel) < 300  # one fetch of cells, not of invitations
-        for dims in cubes:
+        assert cells.from_cells  # publication periods are whole months: the kept cells answer
+        for dims in cubes:  # alone: from the invitations and answers themselves
             alone = cohort_rows(db, dims, period, 5, margins=True)
             assert cohort_rows(db, dims, period, 5, margins=True, cells=cells) == alone
             assert any(not row["suppressed"] for row in alone)
 
 
-def test_a_period_counts_in_whole_months_and_matches_the_invitations_themselves(app, db):
+def test_a_period_matches_the_invitations_themselves(app, db):
+    from analysis.publication import PublicationPeriod
     from survey.reports import Period, cohort_rows
 
     mixed_region(db)
     client, _ = signed_in_client(app, db, "quality")
-    chosen = "from=2025-03-15&to=2026-05-20"
-    page = get(client, f"/staff/dashboard/?{chosen}").get_data(as_text=True)
-    assert 'value="2025-03-01"' in page and 'value="2026-05-31"' in page  # what is counted
-    export = get(client, f"/staff/dashboard/export.csv?table=groups&{chosen}")
+    export = get(client, "/staff/dashboard/export.csv?table=groups&period=2025-H2")
     shown = {
         row["group"]: row for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))
     }
-    months = Period(date(2025, 3, 1), date(2026, 5, 31))
-    for row in cohort_rows(db, ("group",), months, 5, margins=True):  # from the base tables
+    half = Period.of(PublicationPeriod(2025, "half", 2))
+    rows = cohort_rows(db, ("group",), half, 5, margins=True)  # from the base tables
+    assert not rows[-1]["suppressed"]  # the total of the half year is published
+    for row in rows:
         for figure in ("invited", "responded", "opened", "self_direction_n", "usefulness_mean"):
-            assert shown[row["group"]][figure] == str(row[figure]), figure
-    days = Period(date(2025, 3, 15), date(2026, 5, 20))
-    by_day = cohort_rows(db, ("group",), days, 5, margins=True)[-1]  # the total, from the days
-    assert by_day["invited"] < int(shown[TOTAL]["invited"])  # the whole months count more
+            expected = "" if row[figure] is None else str(row[figure])
+            assert shown[row["group"]][figure] == expected, figure
+    year = cohort_rows(db, ("group",), Period.of(PublicationPeriod(2025, "year")), 5, margins=True)
+    assert int(shown[TOTAL]["invited"]) < year[-1]["invited"]  # the half year, not the year

@@ -169,6 +169,7 @@ def test_random_one_and_two_way_tables_leak_nothing(table, k):
     dims, cells = table
     cube, result = protected(cells, dims, k)
     assert_safe(cube, result, dims, k)
+    assert_lines_hold_k(cube, result, dims, k)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -177,6 +178,7 @@ def test_random_three_way_tables_leak_nothing(table, k):
     dims, cells = table
     cube, result = protected(cells, dims, k)
     assert_safe(cube, result, dims, k)
+    assert_lines_hold_k(cube, result, dims, k)
 
 
 # --- hand-written examples ------------------------------------------------------------------
@@ -259,16 +261,42 @@ def test_the_audit_hides_one_more_cell_where_the_line_rule_alone_would_leak():
         ("r0", "c1"), ("r1", "c0"), ("r2", "c1"), ("r2", "c2"), ("r2", "c3"),
         ("r1", "c3"), ("r3", "c0"), ("r3", "c3"),
     }  # fmt: skip
-    # The line rule adds (r0, c2) and leaves every line with 0 or ≥ 2 hidden cells, yet
-    # (r2, c3) would follow from the others; the audit therefore also hides (r2, c0).
+    # Secondary cells: the line rule gives each line's hidden cells at least k responses
+    # together (the 1 and 3 of column c0 need a third), and nothing hidden follows.
     assert {cell for cell, reason in found.items() if reason == SECONDARY} == {
-        ("r0", "c2"),
-        ("r2", "c0"),
+        ("r0", "c0"),
+        ("r1", "c2"),
     }
-    line_rule_only = result["suppressed"].to_numpy().reshape(5, 5).copy()
-    line_rule_only[2, 0] = False
-    assert derivable_cells(line_rule_only, np.zeros((5, 5), dtype=bool))[2, 3]
+    assert_lines_hold_k(cube, result, ["row", "col"], 5)
     assert_safe(cube, result, ["row", "col"], 5)
+
+
+def assert_lines_hold_k(cube, result, dims, k):
+    """Every line with a shown margin: no hidden cells, or together at least k responses."""
+    truth = dict(zip(map(tuple, cube[dims].to_numpy()), cube["n"], strict=True))
+    empty = dict(zip(map(tuple, cube[dims].to_numpy()), cube["sent"] == 0, strict=True))
+    hidden = dict(zip(map(tuple, result[dims].to_numpy()), result["suppressed"], strict=True))
+    for axis, dim in enumerate(dims):
+        others = [d for d in dims if d != dim]
+        for _, line in result.groupby(others) if others else [((), result)]:
+            keys = [tuple(r) for r in line[dims].to_numpy()]
+            margin = next(key for key in keys if key[axis] == TOTAL)
+            if hidden[margin]:
+                continue
+            inner = [k_ for k_ in keys if k_[axis] != TOTAL and hidden[k_] and not empty[k_]]
+            assert not inner or sum(truth[key] for key in inner) >= k, (dim, inner)
+
+
+def test_the_line_rule_holds_k_in_a_line_of_9_1_1_11():
+    cells = pd.DataFrame(
+        {"team": ["a", "b", "c", "d"], "n": [9, 1, 1, 11], "sent": [20, 5, 5, 30]}
+    ).assign(sum=lambda f: f["n"] * 7, sumsq=lambda f: f["n"] * 49)
+    cube, result = protected(cells, ["team"], 5)
+    hidden = set(result.loc[result["suppressed"], "team"])
+    assert {"b", "c"} < hidden  # the two 1s, and a third cell so that the margin gives no 2
+    assert TOTAL not in hidden
+    assert_lines_hold_k(cube, result, ["team"], 5)
+    assert_safe(cube, result, ["team"], 5)
 
 
 def test_small_margins_are_suppressed_and_protected():

@@ -726,7 +726,7 @@ def test_staff_approve_the_familys_quote_and_sign_out(stack, family, admin):
     screenshot(page, "stack-quotes")
     quote.locator("button[value=approve]").click()
     page.wait_for_load_state()
-    assert page.locator(".notice").count() == 1
+    assert page.locator(".notice[role=status]").count() == 1  # the decision's confirmation
     page.goto(f"{stack.base_url}/staff/quotes/?status=approved")
     assert page.locator("article.quote").count() == 1
 

@@ -7,6 +7,7 @@ import html
 import io
 import json
 import re
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -40,6 +41,7 @@ def decide(client, response_id: str, action: str, text: str | None = None, query
 
 
 def test_a_comment_is_deidentified_in_the_background_and_highlighted(app, db):
+    fill_region(db)  # the queue lists a group only when its figures are published
     text = "Mijn begeleider Kees belde namens Team Leusden op 06-12345678."
     quote = make_comment(db, text, team="Team Leusden")
     assert db.get(Comment, quote).deidentified_text is None  # nothing heavy in the request
@@ -93,6 +95,7 @@ def docx_text(body: bytes) -> str:
 
 
 def test_only_approved_quotes_are_exported(app, db, runner):
+    fill_region(db)
     new = make_comment(db, "Nieuw: nog niet beoordeeld.")
     approved = make_comment(db, "Goedgekeurd: er werd naar ons geluisterd.", group="youth")
     rejected = make_comment(db, "Afgewezen: te persoonlijk verhaal.")
@@ -121,6 +124,7 @@ def test_only_approved_quotes_are_exported(app, db, runner):
 
 
 def test_an_edit_is_what_gets_published_and_every_decision_is_audited(app, db):
+    fill_region(db)
     quote = make_comment(db, "Sanne was heel lief en hielp ons echt.")
     prepare(app, db)
     client, user = signed_in_client(app, db, "communications")
@@ -153,10 +157,12 @@ def test_an_edit_is_what_gets_published_and_every_decision_is_audited(app, db):
 
 
 def test_only_an_admin_sees_the_original_and_that_is_audited(app, db):
+    fill_region(db)
     quote = make_comment(db, "Juf Marieke van De Regenboog belde ons.")
     prepare(app, db)
     communications, _ = signed_in_client(app, db, "communications")
-    assert "Marieke" not in get(communications, "/staff/quotes/").text
+    queue = get(communications, "/staff/quotes/").text
+    assert f'id="text-{quote}"' in queue and "Marieke" not in queue
     assert get(communications, f"/staff/quotes/{quote}/original").status_code == 403
     admin, admin_user = signed_in_client(app, db, "admin")
     page = get(admin, f"/staff/quotes/{quote}/original")
@@ -171,6 +177,7 @@ def test_only_an_admin_sees_the_original_and_that_is_audited(app, db):
 
 
 def test_a_comment_about_danger_is_flagged_in_the_queue(app, db):
+    fill_region(db)
     make_comment(db, "Thuis was het onveilig en niemand deed iets.")
     make_comment(db, "Het was fijn en rustig.")
     prepare(app, db)
@@ -180,12 +187,38 @@ def test_a_comment_about_danger_is_flagged_in_the_queue(app, db):
 
 
 def test_the_queue_filters_by_group(app, db):
+    fill_region(db)
     make_comment(db, "Jongere zegt: het hielp.", group="youth")
     make_comment(db, "Ouder zegt: het hielp.", group="parent")
     prepare(app, db)
     client, _ = signed_in_client(app, db, "communications")
     youth = text_of(get(client, "/staff/quotes/?group=youth").get_data(as_text=True))
     assert "Jongere zegt" in youth and "Ouder zegt" not in youth
+    both = text_of(get(client, "/staff/quotes/?group=").get_data(as_text=True))
+    assert "Jongere zegt" in both and "Ouder zegt" in both
+
+
+def test_the_queue_lists_a_period_of_published_groups_without_months_per_quote(app, db):
+    for n in range(5):  # parents of February 2026: five responses, a published group
+        make_comment(db, f"Ouder {n} in februari: fijn.", end_date=date(2026, 2, 10))
+    make_comment(db, "Eén jongere in mei 2025.", group="youth", end_date=date(2025, 5, 10))
+    prepare(app, db)
+    client, _ = signed_in_client(app, db, "communications")
+    page = get(client, "/staff/quotes/?period=2026-Q1").text
+    text = text_of(page)
+    assert text.count("in februari: fijn.") == 5 * 2  # each in its quote and its text box
+    assert "2026-02" not in text  # no month per quote
+    assert "Hulp afgesloten in 1e kwartaal 2026." in text  # the period, once
+    assert "de citaten van jongeren uit deze periode zijn niet te zien" in text  # none in Q1
+    assert re.search(r'<option value="2026-Q1" selected>1e kwartaal 2026</option>', page)
+    links = re.findall(r'href="(/staff/quotes/infoblad\.[a-z]+\?[^"]*)"', page)
+    assert links and all(html.unescape(u).endswith("period=2026-Q1") for u in links)
+
+    youth = text_of(get(client, "/staff/quotes/?period=2025&group=youth").text)
+    assert "te weinig reacties" in youth and "Eén jongere" not in youth  # one response only
+    assert "0 citaten" in youth
+    free = get(client, "/staff/quotes/?from=2026-01-01&to=2026-02-15").text
+    assert '<option value="2026" selected>' in free  # a free range gives the default period
 
 
 @pytest.fixture
@@ -205,8 +238,13 @@ def published_region(app, db):
 
 def test_infoblad_markdown_has_the_seed_layout(app, db, runner, published_region):
     output = runner.invoke(args=["infoblad", "--format", "md"]).output
-    # fill_region's 30 responses plus the three with comments (made through the same service).
-    assert output.startswith("## Uitkomsten Ervaringswijzer\n\nSinds de start kregen jongeren")
+    # fill_region's 30 responses plus the three with comments (made through the same service),
+    # for the default period: the year of the newest data.
+    year = (date.today() - timedelta(days=1)).year
+    assert output.startswith(
+        f"## Uitkomsten Ervaringswijzer\n\nVan 1 januari {year} tot en met 31 december {year} "
+        "kregen jongeren"
+    )
     assert "| Aantal uitgezet/ respons |" in output
     assert "### Wat zeggen kinderen, jongeren en gezinnen zelf?" in output
     assert "> “Er werd naar ons én het kind geluisterd.” (ouder)" in output
@@ -242,10 +280,11 @@ def test_infoblad_docx_opens_with_table_chart_and_quotes(app, db, published_regi
 
 
 def test_infoblad_html_has_the_table_the_chart_and_the_quotes(app, db, published_region):
+    year = (date.today() - timedelta(days=1)).year  # fill_region's care ended yesterday
     client, _ = signed_in_client(app, db, "quality")
-    page = get(client, "/staff/quotes/infoblad.html?from=2000-01-01&to=2100-12-31").text
+    page = get(client, f"/staff/quotes/infoblad.html?period={year}").text
     assert "<h2>Uitkomsten Ervaringswijzer</h2>" in page
-    assert "Van 1 januari 2000 tot en met 31 december 2100 kregen" in page
+    assert f"Van 1 januari {year} tot en met 31 december {year} kregen" in page
     assert '<img src="data:image/png;base64,' in page
     assert (
         "<blockquote><p>“Er werd naar ons én het kind geluisterd.” (ouder)</p></blockquote>" in page
@@ -259,18 +298,68 @@ def test_infoblad_table_is_the_report_table(app, db, runner):
     assert output.endswith("(Nog geen goedgekeurde citaten voor deze periode.)\n")
 
 
-def test_quality_staff_see_deidentified_comments_of_large_cohorts_only(app, db):
-    fill_region(db)  # 30 responses in Team 0, 1 and 2, no comments
-    make_comment(db, "Anouk uit Leusden hielp ons heel goed.", team="Team Groot")
-    for _ in range(4):
-        make_comment(db, "Prima.", team="Team Groot")
-    make_comment(db, "Het kleine team was top.", team="Team Klein")
+def test_the_infoblad_download_is_for_the_chosen_period(app, db):
+    for n in range(5):
+        make_comment(db, f"Opmerking {n}.", end_date=date(2026, 2, 10))
+    for n in range(5):
+        make_comment(db, f"Later {n}.", end_date=date(2026, 5, 10))
+    prepare(app, db)
+    client, _ = signed_in_client(app, db, "communications")
+    quarter = get(client, "/staff/quotes/infoblad.md?period=2026-Q1").text
+    assert "Van 1 januari 2026 tot en met 31 maart 2026 kregen" in quarter
+    assert "5 uitgezet / 5 respons" in quarter  # February only, not May
+    for query in ("period=2026-Q5", "period=%3Cb%3E", "from=2026-01-01&to=2026-02-15", ""):
+        default = get(client, f"/staff/quotes/infoblad.md?{query}").text
+        assert "Van 1 januari 2026 tot en met 31 december 2026 kregen" in default, query
+    db.rollback()
+    details = db.scalars(
+        select(AuditEvent.detail)
+        .where(AuditEvent.object_type == "infoblad")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert details[0] == "2026-Q1"
+
+
+def comments_of(client, query: str) -> str:
+    page = get(client, f"/staff/dashboard/comments?{query}")
+    assert page.status_code == 200
+    return text_of(page.text)
+
+
+def test_comments_are_shown_per_group_and_period_only_when_published(app, db):
+    make_comment(db, "Anouk uit Leusden hielp ons heel goed.", end_date=date(2026, 2, 10))
+    for _ in range(4):  # five parents in February 2026: their figures are published
+        make_comment(db, "Prima.", end_date=date(2026, 2, 12))
+    make_comment(db, "Het kleine team was top.", group="youth", end_date=date(2025, 5, 10))
     prepare(app, db)
     client, _ = signed_in_client(app, db, "quality")
-    large = text_of(get(client, "/staff/dashboard/comments?team=Team+Groot").text)
+
+    page = get(client, "/staff/dashboard/comments?group=parent&period=2026-Q1").text
+    assert 'name="team"' not in page and 'name="municipality"' not in page
+    assert 'name="care_type"' not in page and 'name="from"' not in page
+    assert '<option value="">' not in page  # no "All": a group is always chosen
+    large = text_of(page)
     assert "[naam] uit [plaats] hielp ons heel goed." in large and "Anouk" not in large
-    small = text_of(get(client, "/staff/dashboard/comments?team=Team+Klein").text)
-    assert "te weinig reacties" in small and "kleine team" not in small
+    assert "5 opmerkingen" in large and "te weinig reacties" not in large
+    for query in ("group=parent&period=2026-02", "group=parent&period=2026"):
+        assert "5 opmerkingen" in comments_of(client, query)
+
+    # One youth in May 2025: below MIN_CELL_SIZE in every period, so never shown.
+    for query in ("group=youth&period=2025-05", "group=youth&period=2025"):
+        small = comments_of(client, query)
+        assert "te weinig reacties" in small and "kleine team" not in small
+    # No parents in the second quarter of 2025, and no youths in 2026.
+    assert "te weinig reacties" in comments_of(client, "group=parent&period=2025-Q2")
+    assert "te weinig reacties" in comments_of(client, "group=youth&period=2026-Q1")
+    # A team filter (from an old link) is ignored; an invalid group gives youths.
+    assert "te weinig reacties" in comments_of(client, "team=Team+Klein&period=2025")
+    db.rollback()
+    views = db.scalars(
+        select(AuditEvent.object_id)
+        .where(AuditEvent.action == "view_comments")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert views == ["parent 2026-Q1", "parent 2026-02", "parent 2026"]
     viewer, _ = signed_in_client(app, db, "viewer")
     assert get(viewer, "/staff/dashboard/comments").status_code == 403
 
@@ -339,6 +428,7 @@ def test_the_queue_shows_a_page_at_a_time_and_a_decision_returns_to_it(app, db):
 
 
 def test_markup_in_a_comment_stays_text_in_the_queue_and_in_every_export(app, db):
+    fill_region(db)
     text = 'Top!\n# Kop <b>vet</b> <script>alert(1)</script> *ster* & "aanhalingsteken"'
     quote = make_comment(db, text)
     prepare(app, db)

@@ -3,16 +3,21 @@
 Every figure comes from `survey.staff.dashboard_figures`, which reads disclosure-controlled cohort
 tables; charts are drawn in the browser by vega-embed from the app's own static files, each with
 a table beside it, and can be downloaded as SVG or PNG (rendered on the server by vl-convert).
+Every view shows one publication period (a calendar month, quarter, half year or year), and the
+links to charts, downloads and comments carry the same one.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
+from analysis.publication import GROUPS, PublicationPeriod
 from survey import audit
 from survey.db import get_session
+from survey.publication import is_published
 from survey.staff import dashboard_figures as figures
 from survey.staff.dashboard_figures import DashboardQuery
+from survey.staff.periods import chosen_period, period_options, periods
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff/dashboard")
 
@@ -45,15 +50,22 @@ def _min_cell_size() -> int:
     return current_app.config["MIN_CELL_SIZE"]
 
 
+def _query() -> tuple[DashboardQuery, list[PublicationPeriod]]:
+    """The dashboard's choices from the query string, and every period with data."""
+    available, default = periods()
+    return DashboardQuery.from_args(request.args, default, available), available
+
+
 @bp.route("/")
 def index() -> str:
     """Every view of the dashboard for the chosen period and breakdown."""
-    query = DashboardQuery.from_args(request.args)
+    query, available = _query()
     return render_template(
         "staff/dashboard.html",
         query=query,
         args=query.args(),
-        period_args={k: v for k, v in query.args().items() if k in ("from", "to")},
+        period_args={"period": query.publication.key},
+        period_options=period_options(available, query.publication),
         figures=figures.dashboard_figures(get_session(), query, _min_cell_size()),
         options=figures,
         dimension_label=figures.dimension_label,
@@ -68,7 +80,7 @@ def chart(name: str, fmt: str) -> Response:
     """Chart `name` as a Vega-Lite spec (json) or drawn as svg or png; no suppressed cell."""
     if name not in figures.CHARTS or fmt not in ("json", "svg", "png"):
         abort(404)
-    query = DashboardQuery.from_args(request.args)
+    query, _ = _query()
     width = "container" if fmt == "json" else EXPORT_WIDTH
     spec = figures.chart_spec(get_session(), query, _min_cell_size(), name, width=width)
     if fmt == "json":
@@ -98,7 +110,7 @@ def _export(fmt: str) -> tuple[bytes | str, str]:
         table_xlsx,
     )
 
-    query = DashboardQuery.from_args(request.args)
+    query, _ = _query()
     table = request.args.get("table", "breakdown")
     if table not in figures.TABLES:
         table = "breakdown"
@@ -134,32 +146,47 @@ def export_xlsx() -> Response:
 
 
 COMMENT_LIMIT = 200
-COHORT_FIELDS = ("group", "team", "municipality", "care_type")
 
 
 @bp.route("/comments")
 def comments() -> str:
-    """De-identified comments of one cohort, for quality staff; none for a small cohort."""
+    """De-identified comments of one respondent group in one publication period, for quality
+    staff; none when the figures of that group and period are not published.
+
+    Only group (youths or parents, never both at once) and a fixed period choose a list: no
+    team, municipality or care type. A comment's text can be recognised in two lists, so two
+    lists that overlap without one holding the other (all of March, and the youths of the
+    first quarter) would pin the comments they share to their intersection (the youths of
+    March), a group whose figures may well be hidden. Lists per group and fixed period are
+    nested (March within the quarter) or disjoint (youths and parents, two months), and each
+    is shown only when `is_published` says the counts of that same group and period are.
+    """
     from survey import quotes
 
     db = get_session()
-    query = DashboardQuery.from_args(request.args)
-    options = {**quotes.cohort_values(db), "group": ["youth", "parent"]}
-    chosen = {f: request.args.get(f) or None for f in COHORT_FIELDS}
-    chosen = {f: v if v in options[f] else None for f, v in chosen.items()}
-    where = quotes.QuoteFilter(start=query.period.start, end=query.period.end, **chosen)
-    shown = quotes.cohort_size(db, where) >= _min_cell_size()
-    rows = quotes.comments(db, where, quotes_only=False, limit=COMMENT_LIMIT) if shown else []
+    period, available = chosen_period()
+    group = request.args.get("group")
+    group = group if group in GROUPS else GROUPS[0]
+    shown = is_published(db, _min_cell_size(), period, group)
+    rows = []
     if shown:
-        audit.record(db, "view_comments", object_type="cohort", detail=f"{len(rows)} comments")
+        where = quotes.QuoteFilter(group=group, start=period.start, end=period.end)
+        rows = quotes.comments(db, where, quotes_only=False, limit=COMMENT_LIMIT)
+        audit.record(
+            db,
+            "view_comments",
+            object_type="cohort",
+            object_id=f"{group} {period.key}",
+            detail=f"{len(rows)} comments",
+        )
     return render_template(
         "staff/comments.html",
         rows=rows,
         shown=shown,
         limit=COMMENT_LIMIT,
-        options=options,
-        chosen=chosen,
-        period=query.period,
-        dimension_label=figures.dimension_label,
+        groups=GROUPS,
+        group=group,
+        period=period,
+        period_options=period_options(available, period),
         value_labels=figures.value_labels(),
     )

@@ -1,19 +1,21 @@
 """What the dashboard shows, assembled from disclosure-controlled cohort tables.
 
-Three cubes per page, summed from one fetch of the cells (`survey.reports.Cells`: one funnel
-query and one mark query, on the sums the database keeps per month, `survey.cells`; periods are
-whole months) and each suppressed as a whole:
+Every page shows one publication period: a calendar month, quarter, half year or year
+(`analysis.publication`), never free dates, so that two periods cannot be subtracted to give
+the figures of a smaller one. Three cubes per page, summed from one fetch of the cells
+(`survey.reports.Cells`: one funnel query and one mark query, on the sums the database keeps
+per month, `survey.cells`) and suppressed with the one pattern of the period's year:
 groups (the infoblad table, the funnel, the marks and their 1-10 distribution), group × month
-or quarter (the trend), and the chosen breakdown of one or two dimensions with its margins.
+or quarter within the period (the trend), and the chosen breakdown of one or two dimensions
+(at most two of team, municipality and care type) with its margins.
 The representativeness view is read off the breakdown's own margins, so it publishes no figure
 that the breakdown table does not already account for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -21,7 +23,9 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
-from survey.reports import MARK_ITEMS, Cells, Period, ReportError, cohort_rows
+from analysis.publication import PublicationPeriod
+from survey.reports import MARK_ITEMS, Cells, Period, cohort_rows
+from survey.staff.periods import period_from_args
 
 PERIODS = ("month", "quarter", "year")
 BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
@@ -34,17 +38,31 @@ TABLES = ("groups", "trend", "breakdown", "representativeness")
 
 @dataclass(frozen=True)
 class DashboardQuery:
-    """The choices in the dashboard's filter form; invalid values fall back to defaults."""
+    """The choices in the dashboard's filter form; invalid values fall back to defaults.
 
+    `publication` is the chosen publication period (a calendar month, quarter, half year or
+    year, `analysis.publication`): the dashboard shows no other periods, so that no two of its
+    views can be subtracted from each other to give the figures of a smaller group.
+    """
+
+    publication: PublicationPeriod
     by: str = "quarter"
     by2: str | None = "group"
     grain: str = "quarter"
     measure: str = "response_rate"
-    period: Period = field(default_factory=Period)
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> DashboardQuery:
-        """Read the query string; never fails (a bad value gives the default)."""
+    def from_args(
+        cls,
+        args: Mapping[str, str],
+        default: PublicationPeriod,
+        available: Collection[PublicationPeriod] | None = None,
+    ) -> DashboardQuery:
+        """Read the query string; never fails (a bad value gives the default).
+
+        `default` is the period shown when none (or no valid one) is asked for; with
+        `available`, a period outside it counts as invalid too.
+        """
         by = args.get("by", cls.by)
         by = by if by in BREAKDOWNS else cls.by
         by2: str | None = args.get("by2", "group")
@@ -54,19 +72,18 @@ class DashboardQuery:
             by2 = None  # one period grain at a time: month × quarter is not a cross-table
         grain = args.get("grain", cls.grain)
         measure = args.get("measure", cls.measure)
-        try:
-            start = date.fromisoformat(args["from"]) if args.get("from") else None
-            end = date.fromisoformat(args["to"]) if args.get("to") else None
-            period = whole_months(Period(start, end))
-        except (ValueError, ReportError):
-            period = Period()
         return cls(
+            publication=period_from_args(args, default, available),
             by=by,
             by2=by2,
             grain=grain if grain in TREND_GRAINS else cls.grain,
             measure=measure if measure in MEASURES else cls.measure,
-            period=period,
         )
+
+    @property
+    def period(self) -> Period:
+        """The chosen publication period as the range of end-of-care dates the tables take."""
+        return Period.of(self.publication)
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -75,24 +92,9 @@ class DashboardQuery:
 
     def args(self) -> dict[str, str]:
         """The query string that asks for the same view."""
-        query = {"by": self.by, "by2": self.by2 or "", "grain": self.grain}
-        query["measure"] = self.measure
-        if self.period.start:
-            query["from"] = self.period.start.isoformat()
-        if self.period.end:
-            query["to"] = self.period.end.isoformat()
+        query = {"period": self.publication.key, "by": self.by, "by2": self.by2 or ""}
+        query.update(grain=self.grain, measure=self.measure)
         return query
-
-
-def whole_months(period: Period) -> Period:
-    """`period` widened to whole months: the answers only know the month care ended, so the
-    response figures and the marks then cover the same people (and the kept cells answer)."""
-    start = period.start.replace(day=1) if period.start else None
-    end = None
-    if period.end:
-        next_month = (period.end.replace(day=1) + timedelta(days=32)).replace(day=1)
-        end = next_month - timedelta(days=1)
-    return Period(start, end)
 
 
 def is_cell(row: Mapping[str, Any], dims: tuple[str, ...]) -> bool:

@@ -4,13 +4,17 @@ Communications staff see consented comments de-identified, with the placeholders
 they edit, approve or reject each one (audited). The original text is not on these pages: an
 admin can open it on a page of its own, and that view is audited too. Only approved quotes
 leave the system, through the exports and the infoblad section.
+
+The queue lists one publication period (a calendar month, quarter, half year or year) and
+only the respondent groups whose figures are published for it: as on the comments page
+(`survey.staff.dashboard.comments`), a text recognised in two lists must not pin a comment to a
+group the counts hide, and lists per group and fixed period are nested or disjoint.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date
 
 from flask import (
     Blueprint,
@@ -28,12 +32,16 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from analysis.publication import GROUPS, PublicationPeriod
 from survey import audit, infoblad, quotes
 from survey.db import get_session
 from survey.deidentify import PLACEHOLDERS
+from survey.i18n import select_locale
 from survey.models import Comment
 from survey.models import Response as SurveyResponse
+from survey.publication import is_published
 from survey.staff.forms import QuoteDecisionForm
+from survey.staff.periods import chosen_period, period_options
 
 bp = Blueprint("quotes", __name__, url_prefix="/staff/quotes")
 
@@ -54,28 +62,31 @@ INFOBLAD_DOWNLOADS = {
 }
 
 
-def _date(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args[name]) if request.args.get(name) else None
-    except ValueError:
-        return None
-
-
-def _filter() -> quotes.QuoteFilter:
-    """The queue's filters from the query string; an invalid value counts as no filter."""
-    status = request.args.get("status", "new")
-    group = request.args.get("group")
-    return quotes.QuoteFilter(
-        status=status if status in STATUSES else None,
-        group=group if group in ("youth", "parent") else None,
-        start=_date("from"),
-        end=_date("to"),
+def _filter(
+    period: PublicationPeriod, status: str | None, group: str | None
+) -> tuple[quotes.QuoteFilter | None, list[str]]:
+    """The queue's filter for `period`, `status` and `group` (None: both groups), and the
+    chosen groups whose figures are hidden for `period` (their quotes are left out; with no
+    chosen group published, the filter is None)."""
+    k = current_app.config["MIN_CELL_SIZE"]
+    chosen = [group] if group else list(GROUPS)
+    db = get_session()
+    published = [g for g in chosen if is_published(db, k, period, g)]
+    hidden = [g for g in chosen if g not in published]
+    if not published:
+        return None, hidden
+    where = quotes.QuoteFilter(
+        status=status,
+        group=published[0] if len(published) == 1 else None,
+        start=period.start,
+        end=period.end,
     )
+    return where, hidden
 
 
 def _queue_args() -> dict[str, str]:
     """The queue's own filters from the query string (nothing else is passed on)."""
-    return {k: v for k, v in request.args.items() if k in ("status", "group", "from", "to")}
+    return {k: v for k, v in request.args.items() if k in ("status", "group", "period")}
 
 
 def highlighted(comment: Comment) -> Markup:
@@ -99,13 +110,24 @@ PAGE_SIZE = 25
 
 @bp.route("/")
 def queue() -> str:
-    """Quote candidates to review, filtered by status, group and period, a page at a time."""
-    where = _filter()
+    """Quote candidates to review, filtered by status, group and period, a page at a time.
+
+    Only groups whose figures are published for the period are listed; for the others the page
+    says there are too few responses.
+    """
+    period, available = chosen_period()
+    status = request.args.get("status", "new")
+    status = status if status in STATUSES else None  # an invalid status counts as none
+    group = request.args.get("group")
+    group = group if group in GROUPS else None
+    where, hidden = _filter(period, status, group)
     db = get_session()
-    total = quotes.count_comments(db, where)
+    total = quotes.count_comments(db, where) if where else 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    rows = quotes.comments(db, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows = (
+        quotes.comments(db, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE) if where else []
+    )
     forms = {
         comment.response_id: QuoteDecisionForm(formdata=None, text=quotes.shown_text(comment))
         for comment, _ in rows
@@ -114,13 +136,18 @@ def queue() -> str:
         "staff/quotes.html",
         rows=rows,
         forms=forms,
-        where=where,
+        status=status,
+        group=group,
+        hidden=hidden,
+        period=period,
+        period_label=period.label(select_locale()),
+        period_options=period_options(available, period),
         statuses=STATUSES,
         highlighted=highlighted,
         total=total,
         page=page,
         pages=pages,
-        args=_queue_args(),
+        args={**_queue_args(), "period": period.key},
     )
 
 
@@ -170,7 +197,7 @@ def export(fmt: str) -> Response:
     if fmt not in DOWNLOADS:
         abort(404)
     db = get_session()
-    approved = quotes.approved(db)
+    approved = quotes.approved(db, current_app.config["MIN_CELL_SIZE"])
     provider = current_app.config["PROVIDER_NAME"]
     body = infoblad.QUOTE_FORMATS[fmt](approved, provider)
     audit.record(db, "export", object_type="quotes", object_id=fmt)
@@ -179,16 +206,15 @@ def export(fmt: str) -> Response:
 
 @bp.route("/infoblad.<fmt>")
 def infoblad_section(fmt: str) -> Response:
-    """The infoblad section for a period (results, chart, approved quotes); audited."""
+    """The infoblad section for one publication period (`period=2026-Q1`; an invalid or unknown
+    one gives the default period): results, chart and approved quotes; audited."""
     if fmt not in INFOBLAD_DOWNLOADS:
         abort(404)
-    start, end = _date("from"), _date("to")
-    if start and end and start > end:
-        start, end = end, start
+    period, _ = chosen_period()
     db = get_session()
-    section = infoblad.build_section(db, current_app.config, start, end)
+    section = infoblad.build_section(db, current_app.config, period)
     body = infoblad.SECTION_FORMATS[fmt](section)
-    audit.record(db, "export", object_type="infoblad", object_id=fmt)
+    audit.record(db, "export", object_type="infoblad", object_id=fmt, detail=period.key)
     return _download(body, *INFOBLAD_DOWNLOADS[fmt])
 
 

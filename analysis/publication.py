@@ -1,0 +1,858 @@
+"""One protected publication: fixed periods and one suppression pattern for everything shown.
+
+Disclosure control table by table (`analysis.disclosure.suppress`) cannot see what other tables
+give away: January–March minus January–February is March, and a team's March may be one family.
+So every figure the product publishes is a node of one *lattice*, and one suppression pattern is
+decided over the whole lattice before any table is shown.
+
+**Fixed publication periods.** A period is a calendar month, quarter, half year or year, never
+free dates: months add up to quarters, quarters to half years, half years to the year. Every
+period lies inside one calendar year, so the years are independent blocks: no published figure
+combines two years, and the pattern of one year is decided (and can be cached) on its own.
+
+**The lattice of a year.** A node is respondent group × time × team × municipality × care type,
+where each coordinate is a level or the margin `TOTAL`, and time is one of the year's 19 periods.
+The product shows breakdowns of at most two of team, municipality and care type, so the
+published nodes are those with at least one of the three at `TOTAL` (the union of the three
+*pair cubes*); the nodes with all three set are never shown. Every published node obeys the line
+equations of its pair cube: along group, team, municipality or care type the cells add up to the
+margin, and along time each period is the sum of its parts. An attacker is assumed to know
+every shown node of every pair cube of the year.
+
+**The pattern.** Every node with 1 to k−1 responses is hidden and must not be derivable from the
+shown nodes. Exact audits (a hidden node is derivable iff its indicator lies in the row space of
+the equations restricted to the hidden nodes) need dense linear algebra over all hidden nodes of
+a year at once, which does not scale. Instead each such node gets a *certificate*: a product of
+one null pattern per axis (two sibling cells with opposite signs, or a cell and its margin with
+equal signs; in time, two periods' paths up to their common parent with opposite signs, or a
+month's path up to the year), all of whose corners are hidden or never published. Such a product
+is a null vector of every line equation of the lattice, so the attacker's equations are also
+solved by moving along it: the node's value is not determined (the hypercube method of
+Repsilber, as in τ-ARGUS). Corners that are known to be empty (nothing was sent) cannot move and
+are never used. The certificate is chosen per node by coordinate descent on the number of
+responses it would newly hide. Then the line rule: in every line whose margin is shown, the
+hidden cells that are not known to be empty hold no cells, or at least two and together at
+least k responses (else their sum follows by subtraction).
+
+`exact_derivable` is the exact audit over the leaves (group × month × team × municipality × care
+type) for small blocks: the tests run it against this pattern.
+
+What remains: bounds from non-negativity (a hidden node next to a shown total cannot exceed it),
+combinations of hidden cells that are not themselves a node (checked exactly by the tests on
+random data, not proven), and differences between what was published on different days while a
+period still receives answers (see docs/threat-model.md).
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from analysis.disclosure import TOTAL
+
+log = logging.getLogger(__name__)
+
+PERIOD_KINDS = ("month", "quarter", "half", "year")
+GROUPS = ("youth", "parent")
+PLACE_DIMENSIONS = ("team", "municipality", "care_type")
+PAIRS = (("team", "care_type"), ("municipality", "care_type"), ("team", "municipality"))
+
+MONTH_NAMES_NL = (
+    "januari", "februari", "maart", "april", "mei", "juni",
+    "juli", "augustus", "september", "oktober", "november", "december",
+)  # fmt: skip
+MONTH_NAMES_EN = tuple(calendar.month_name[m] for m in range(1, 13))
+
+
+class PeriodError(ValueError):
+    """A period that is not one of the fixed publication periods."""
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+# Time nodes of one year: 0 the year, 1-2 the halves, 3-6 the quarters, 7-18 the months.
+YEAR_NODE = 0
+_FIRST = {"year": 0, "half": 1, "quarter": 3, "month": 7}
+_MONTHS_PER = {"year": 12, "half": 6, "quarter": 3, "month": 1}
+TIME_NODES = 19
+
+
+def _parent(node: int) -> int | None:
+    if node == YEAR_NODE:
+        return None
+    if node < 3:
+        return YEAR_NODE
+    if node < 7:
+        return 1 + (node - 3) // 2
+    return 3 + (node - 7) // 3
+
+
+def _children(node: int) -> list[int]:
+    return [child for child in range(TIME_NODES) if _parent(child) == node]
+
+
+def _months_of(node: int) -> list[int]:
+    """The month nodes under a time node (itself for a month)."""
+    if node >= 7:
+        return [node]
+    return [m for child in _children(node) for m in _months_of(child)]
+
+
+def _path_up(node: int, stop: int | None = None) -> list[int]:
+    """`node` and its ancestors up to (not including) `stop`, or to the year."""
+    path = []
+    current: int | None = node
+    while current is not None and current != stop:
+        path.append(current)
+        current = _parent(current)
+    return path
+
+
+TIME_EQUATIONS = tuple((parent, tuple(_children(parent))) for parent in range(7))
+"""Every period that is a sum of parts: (parent, its children)."""
+
+
+@dataclass(frozen=True, order=True)
+class PublicationPeriod:
+    """A calendar month, quarter, half year or year: the only periods the product publishes."""
+
+    year: int
+    kind: str
+    number: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in PERIOD_KINDS:
+            raise PeriodError(f"unknown kind of period {self.kind!r}")
+        if not 1 <= self.number <= 12 // _MONTHS_PER[self.kind]:
+            raise PeriodError(f"there is no {self.kind} {self.number}")
+        if not 1900 <= self.year <= 9999:
+            raise PeriodError(f"year {self.year} is out of range")
+
+    @property
+    def start(self) -> date:
+        return date(self.year, (self.number - 1) * _MONTHS_PER[self.kind] + 1, 1)
+
+    @property
+    def end(self) -> date:
+        last_month = self.number * _MONTHS_PER[self.kind]
+        return date(self.year, last_month, calendar.monthrange(self.year, last_month)[1])
+
+    @property
+    def key(self) -> str:
+        """'2026-03', '2026-Q1', '2026-H1' or '2026': the value of forms and URLs."""
+        if self.kind == "month":
+            return f"{self.year}-{self.number:02d}"
+        if self.kind == "quarter":
+            return f"{self.year}-Q{self.number}"
+        if self.kind == "half":
+            return f"{self.year}-H{self.number}"
+        return str(self.year)
+
+    @property
+    def time_node(self) -> int:
+        return _FIRST[self.kind] + self.number - 1
+
+    def label(self, language: str = "nl") -> str:
+        """What readers see: 'maart 2026', '1e kwartaal 2026', '1e halfjaar 2026', '2026'."""
+        english = language == "en"
+        if self.kind == "month":
+            names = MONTH_NAMES_EN if english else MONTH_NAMES_NL
+            return f"{names[self.number - 1]} {self.year}"
+        if self.kind == "quarter":
+            return (
+                f"Q{self.number} {self.year}" if english else f"{self.number}e kwartaal {self.year}"
+            )
+        if self.kind == "half":
+            if english:
+                return f"{'first' if self.number == 1 else 'second'} half of {self.year}"
+            return f"{self.number}e halfjaar {self.year}"
+        return str(self.year)
+
+    def contains(self, other: PublicationPeriod) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    @classmethod
+    def parse(cls, text: str) -> PublicationPeriod:
+        """'2026-03', '2026-Q1', '2026-H2' or '2026' (PeriodError otherwise)."""
+        text = (text or "").strip().upper()
+        patterns = {
+            "month": r"(\d{4})-(\d{2})",
+            "quarter": r"(\d{4})-Q(\d)",
+            "half": r"(\d{4})-H(\d)",
+            "year": r"(\d{4})",
+        }
+        for kind, pattern in patterns.items():
+            match = re.fullmatch(pattern, text)
+            if match:
+                number = int(match.group(2)) if kind != "year" else 1
+                return cls(int(match.group(1)), kind, number)
+        raise PeriodError(
+            f"{text!r} is not a publication period: use a month (2026-03), a quarter (2026-Q1), "
+            "a half year (2026-H1) or a year (2026)"
+        )
+
+    @classmethod
+    def from_range(cls, start: date, end: date) -> PublicationPeriod:
+        """The period that runs exactly from `start` to `end` (PeriodError if none does)."""
+        for kind in PERIOD_KINDS:
+            size = _MONTHS_PER[kind]
+            if start.day == 1 and (start.month - 1) % size == 0:
+                period = cls(start.year, kind, (start.month - 1) // size + 1)
+                if period.end == end:
+                    return period
+        raise PeriodError(
+            f"{start.isoformat()} … {end.isoformat()} is not a publication period: choose a "
+            "whole calendar month, quarter, half year or year (for example --from 2026-01-01 "
+            "--to 2026-03-31)"
+        )
+
+    @classmethod
+    def containing(cls, day: date, kind: str) -> PublicationPeriod:
+        size = _MONTHS_PER[kind]
+        return cls(day.year, kind, (day.month - 1) // size + 1)
+
+    @classmethod
+    def of_time_node(cls, year: int, node: int) -> PublicationPeriod:
+        kind = next(k for k in ("month", "quarter", "half", "year") if node >= _FIRST[k])
+        return cls(year, kind, node - _FIRST[kind] + 1)
+
+
+def periods_between(first: date, last: date) -> list[PublicationPeriod]:
+    """Every publication period that overlaps first … last, newest first, coarsest first."""
+    result = []
+    for year in range(last.year, first.year - 1, -1):
+        for kind in PERIOD_KINDS[::-1]:
+            for number in range(12 // _MONTHS_PER[kind], 0, -1):
+                period = PublicationPeriod(year, kind, number)
+                if period.start <= last and period.end >= first:
+                    result.append(period)
+    return result
+
+
+def time_node_of_label(label: str, period: PublicationPeriod) -> int:
+    """The time node of a period label ('2026-03', '2026-Q1', '2026') inside `period`.
+
+    A label coarser than `period` (the year of a March table) stands for `period` itself: the
+    table only holds that period's figures.
+    """
+    node = PublicationPeriod.parse(label)
+    if node.year != period.year:
+        raise PeriodError(f"{label} lies outside {period.key}")
+    return node.time_node if period.contains(node) else period.time_node
+
+
+def month_end(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+# --- the lattice of one year -----------------------------------------------------------------
+
+
+@dataclass
+class Lattice:
+    """Every publishable node of one year, with its counts and the suppression pattern.
+
+    Nodes are stored by an integer code (mixed radix over group, time, team, municipality, care
+    type; the margin of each axis is its last level). `hidden[i]` is the pattern.
+    """
+
+    year: int
+    k: int
+    levels: dict[str, list[str]]
+    codes: np.ndarray  # sorted node codes
+    n: np.ndarray  # responses per node (the smallest of the response counts given)
+    sent: np.ndarray
+    hidden: np.ndarray
+    n_max: np.ndarray  # the largest response count: a node with any response needs protection
+    certified: int = 0  # nodes with 1..k-1 responses that got a certificate
+
+    # -- coding --
+    @property
+    def radix(self) -> tuple[int, ...]:
+        return (3, TIME_NODES, *(len(self.levels[d]) + 1 for d in PLACE_DIMENSIONS))
+
+    @property
+    def strides(self) -> np.ndarray:
+        radix = self.radix
+        return np.array([int(np.prod(radix[i + 1 :])) for i in range(len(radix))], dtype=np.int64)
+
+    def total_code(self, axis: int) -> int:
+        return self.radix[axis] - 1 if axis != 1 else YEAR_NODE
+
+    def code_of(self, group: str, time_node: int, place: dict[str, str] | None = None) -> int:
+        """The code of a node: `group` ('youth', 'parent' or TOTAL), `place` dim → level."""
+        place = place or {}
+        coordinates = [GROUPS.index(group) if group != TOTAL else 2, time_node]
+        for dim in PLACE_DIMENSIONS:
+            value = place.get(dim, TOTAL)
+            levels = self.levels[dim]
+            single = len(levels) == 1  # its only level holds the same families as its margin
+            coordinates.append(
+                levels.index(value) if value != TOTAL and not single else len(levels)
+            )
+        return int(np.dot(coordinates, self.strides))
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        """Index of each code in the lattice, -1 for codes that are not published nodes."""
+        codes = np.asarray(codes, dtype=np.int64)
+        position = np.searchsorted(self.codes, codes)
+        position = np.minimum(position, len(self.codes) - 1)
+        found = self.codes[position] == codes
+        return np.where(found, position, -1)
+
+    def is_hidden(self, group: str, time_node: int, place: dict[str, str] | None = None) -> bool:
+        """Whether the node is suppressed (a node not in the lattice has nothing in it)."""
+        index = int(self.lookup(np.array([self.code_of(group, time_node, place)]))[0])
+        return bool(self.hidden[index]) if index >= 0 else False
+
+    @property
+    def known(self) -> np.ndarray:
+        """Nodes an attacker knows the value of although they are hidden: none.
+
+        A hidden node shows no invitation count either, so "nothing was sent here" is not
+        published; a reader who knows it from elsewhere (a team that never works in a
+        municipality) has a bound like non-negativity, which this audit does not cover.
+        """
+        return np.zeros(len(self.codes), dtype=bool)
+
+
+def build_lattice(
+    leaves: pd.DataFrame, year: int, k: int, *, hidden: np.ndarray | None = None
+) -> Lattice:
+    """The lattice of `year` from the pair cells, with its suppression pattern.
+
+    Args:
+        leaves: one row per pair cell: `pair` (one of `PAIRS`, as 'team+care_type'),
+            `group` ('youth'/'parent'), `month` (1-12), the three place dims (the one not in
+            the pair is ignored), `sent` and `n` (responses; with several counts of responses,
+            such as answered invitations and marks given, their minimum decides what is shown)
+            and optionally `n_max` (their maximum: a node with any response is protected).
+        year: the calendar year of the block.
+        k: MIN_CELL_SIZE.
+        hidden: a pattern decided before for exactly these leaves (one flag per node, in node
+            order): taken as it is instead of deciding it again.
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError("k must be a whole number of at least 1")
+    levels = {
+        dim: sorted({str(v) for v in leaves.loc[_uses(leaves, dim), dim]})
+        for dim in PLACE_DIMENSIONS
+    }
+    if "n_max" not in leaves.columns:
+        leaves = leaves.assign(n_max=leaves["n"])
+    codes, measures = _nodes(leaves, levels)
+    lattice = Lattice(
+        year,
+        int(k),
+        levels,
+        codes,
+        measures["n"],
+        measures["sent"],
+        np.zeros(len(codes), dtype=bool),
+        measures["n_max"],
+    )
+    if hidden is None:
+        _suppress(lattice)
+    else:
+        # Stored as packed bits, so up to 7 padding bits may follow.
+        if not 0 <= len(hidden) - len(codes) < 8:
+            raise ValueError("the stored pattern does not fit these cells")
+        lattice.hidden[:] = hidden[: len(codes)]
+        if (~lattice.hidden & (lattice.n < lattice.k)).any():
+            raise ValueError("the stored pattern shows a group below k")
+    return lattice
+
+
+def _uses(leaves: pd.DataFrame, dim: str) -> pd.Series:
+    return leaves["pair"].str.split("+").map(lambda pair: dim in pair).astype(bool)
+
+
+_MEASURES = ("n", "sent", "n_max")
+
+
+def _nodes(
+    leaves: pd.DataFrame, levels: dict[str, list[str]]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The codes of every published node, and its counts."""
+    radix = (3, TIME_NODES, *(len(levels[d]) + 1 for d in PLACE_DIMENSIONS))
+    strides = np.array([int(np.prod(radix[i + 1 :])) for i in range(5)], dtype=np.int64)
+    all_codes: list[np.ndarray] = []
+    all_measures: dict[str, list[np.ndarray]] = {m: [] for m in _MEASURES}
+    for pair in PAIRS:
+        rows = leaves[leaves["pair"] == "+".join(pair)]
+        a, b = pair
+        shape = (3, TIME_NODES, len(levels[a]) + 1, len(levels[b]) + 1)
+        cubes = {}
+        for measure in _MEASURES:
+            cube = np.zeros(shape, dtype=np.int64)
+            if len(rows):
+                index = (
+                    rows["group"].map({g: i for i, g in enumerate(GROUPS)}).to_numpy(),
+                    rows["month"].to_numpy(dtype=np.int64) + _FIRST["month"] - 1,
+                    rows[a].astype(str).map({v: i for i, v in enumerate(levels[a])}).to_numpy(),
+                    rows[b].astype(str).map({v: i for i, v in enumerate(levels[b])}).to_numpy(),
+                )
+                np.add.at(cube, index, rows[measure].to_numpy(dtype=np.int64))
+            cubes[measure] = _with_margins(cube)
+        grid = np.indices(shape).reshape(4, -1)
+        coordinates = {0: grid[0], 1: grid[1]}
+        for dim_axis, dim in enumerate(PLACE_DIMENSIONS):
+            if dim == a:
+                coordinates[2 + dim_axis] = grid[2]
+            elif dim == b:
+                coordinates[2 + dim_axis] = grid[3]
+            else:
+                coordinates[2 + dim_axis] = np.full(grid.shape[1], len(levels[dim]))
+        codes = sum(coordinates[axis] * strides[axis] for axis in range(5))
+        # A dimension with one level: that level and its margin are the same families, so
+        # only the margin is a node (and no line runs along that dimension).
+        keep = np.ones(len(codes), dtype=bool)
+        for dim_axis, dim in enumerate(PLACE_DIMENSIONS):
+            if len(levels[dim]) == 1:
+                keep &= coordinates[2 + dim_axis] != 0
+        all_codes.append(codes[keep])
+        for measure in _MEASURES:
+            all_measures[measure].append(cubes[measure].reshape(-1)[keep])
+    codes = np.concatenate(all_codes)
+    measures = {m: np.concatenate(values) for m, values in all_measures.items()}
+    unique, first = np.unique(codes, return_index=True)
+    # Shared faces (a team's margin is in two pair cubes) must agree: the pair cells count the
+    # same people three times.
+    check = pd.DataFrame({"code": codes, **measures}).groupby("code")[list(_MEASURES)]
+    if ((check.max() - check.min()).to_numpy() != 0).any():
+        raise ValueError("the pair cells disagree on their shared margins")
+    return unique, {m: values[first] for m, values in measures.items()}
+
+
+def _with_margins(cube: np.ndarray) -> np.ndarray:
+    """Fill the margins of a (group, time, a, b) cube whose leaves hold the months' counts."""
+    cube[2] = cube[0] + cube[1]
+    for parent in range(6, -1, -1):  # quarters, then halves, then the year
+        cube[:, parent] = cube[:, _children(parent)].sum(axis=1)
+    cube[:, :, -1, :] = cube[:, :, :-1, :].sum(axis=2)
+    cube[:, :, :, -1] = cube[:, :, :, :-1].sum(axis=3)
+    return cube
+
+
+# --- the pattern -----------------------------------------------------------------------------
+
+
+def _suppress(lattice: Lattice) -> None:
+    """Primary suppression, a certificate per small node, then the line rule.
+
+    The group × period totals (the infoblad table) are never used to protect another node:
+    when a node cannot be protected without them, the year is published without its
+    breakdowns by team, municipality and care type (only its group × period table), and when
+    even that fails, not at all.
+    """
+    k = lattice.k
+    primaries = np.flatnonzero((lattice.n_max >= 1) & (lattice.n < k))
+    lattice.certified = len(primaries)
+    for keep_totals, coarse in ((True, False), (False, True)):
+        lattice.hidden[:] = lattice.n < k
+        boxes = _Boxes(lattice, keep_totals=keep_totals)
+        if coarse:
+            lattice.hidden[~boxes.place_total] = True
+            log.warning("%s: breakdowns withheld to protect a small group", lattice.year)
+        if boxes.certify_all(primaries):
+            _line_rule(lattice)
+            return
+    log.warning("no certificate found in %s: the whole year is withheld", lattice.year)
+    lattice.hidden[:] = True
+
+
+_FORBIDDEN = 1e12  # a corner known to be empty (it cannot move): counts, so fewer is better
+
+
+class _Boxes:
+    """Finds and hides a certificate box per node (see the module docstring), vectorised.
+
+    An axis pattern is a row of coordinates (padded with -1) and a box is one pattern per
+    axis; the codes of its corners are the outer sum of coordinate × stride over the axes. What
+    a corner costs: nothing when it is never published (all three place coordinates set) or
+    already hidden, its responses + 1 when it would have to be hidden, infinity when it is
+    known to be empty (it cannot move) — so a box costs the responses it newly hides.
+    """
+
+    def __init__(self, lattice: Lattice, *, keep_totals: bool = True) -> None:
+        self.lattice = lattice
+        self.keep_totals = keep_totals
+        self.strides = lattice.strides
+        self.totals = np.array([lattice.total_code(axis) for axis in range(5)], dtype=np.int64)
+        self.known = lattice.known
+        self.certified = np.zeros(len(lattice.codes), dtype=bool)
+        coordinates = (lattice.codes[:, None] // self.strides) % np.array(lattice.radix)
+        margins = (coordinates[:, [0, 2, 3, 4]] == self.totals[[0, 2, 3, 4]]).sum(axis=1)
+        coarse_time = np.select(
+            [coordinates[:, 1] == 0, coordinates[:, 1] < 3, coordinates[:, 1] < 7], [3, 2, 1], 0
+        )
+        self.weights = 2.0 ** (margins + coarse_time)
+        self.place_total = (coordinates[:, 2:] == self.totals[2:]).all(axis=1)
+
+    def certify_all(self, primaries: np.ndarray) -> bool:
+        for index in primaries:
+            if self.certified[index] or not self.lattice.hidden[index]:
+                continue  # a corner of an earlier box: that box's null vector moves it too
+            if not self.certify(int(self.lattice.codes[index])):
+                return False
+        return True
+
+    def node_costs(self, protecting_total: bool = False) -> np.ndarray:
+        """Responses hidden, weighted by how coarse the node is: hiding a team's month costs
+        its responses, hiding a group's year (the infoblad table) many times more."""
+        lattice = self.lattice
+        cost = (lattice.n + 1).astype(float) * self.weights
+        cost[lattice.hidden] = 0.0
+        cost[self.known] = _FORBIDDEN
+        if self.keep_totals and not protecting_total:
+            cost[self.place_total & ~lattice.hidden] = _FORBIDDEN
+        return cost
+
+    def certify(self, code: int) -> bool:
+        point = _decode(self.lattice, code)
+        options = [self._options(axis, value) for axis, value in enumerate(point)]
+        # A group × period total below k is protected inside the group × period table.
+        cost = self.node_costs(all(point[a] == self.totals[a] for a in (2, 3, 4)))
+        chosen = [0] * 5
+        # Start per axis from the option whose own corners (the others fixed at the node) are
+        # cheapest, then improve one axis at a time while the whole box gets cheaper; when
+        # known-empty corners block that path, restart from other options (seeded: the same
+        # data always gives the same pattern), and as a last resort try every combination.
+        single = [opt[:1, :1] * 0 + np.array([[v]]) for opt, v in zip(options, point, strict=True)]
+        for axis in range(5):
+            chosen[axis] = int(np.argmin(self._costs(options, single, axis, cost)))
+        best, chosen = self._descend(options, chosen, cost)
+        if best > 0 and self._is_margin(point) and self._heavy(options, chosen):
+            # A margin (a whole team, month or group) is protected by a box of margins: a
+            # local optimum there can hide a group's whole year. Descend from every option.
+            for axis, axis_options in enumerate(options):
+                for option in range(len(axis_options)):
+                    start = list(chosen)
+                    start[axis] = option
+                    value, found = self._descend(options, start, cost)
+                    if value < best:
+                        best, chosen = value, found
+        random = np.random.default_rng(code)
+        for _ in range(8):
+            if best < _FORBIDDEN:
+                break
+            start = [int(random.integers(len(o))) for o in options]
+            best, chosen = self._descend(options, start, cost)
+        if best >= _FORBIDDEN:
+            best, chosen = self._search(options, cost)
+            if best >= _FORBIDDEN:
+                return False
+        index = self._published_corners([options[a][chosen[a]] for a in range(5)])
+        self.lattice.hidden[index] = True
+        self.certified[index] = True
+        return True
+
+    def _heavy(self, options: list[np.ndarray], chosen: list[int]) -> bool:
+        """Whether the box would newly hide a coarse node (a group's half year or year)."""
+        index = self._published_corners([options[a][chosen[a]] for a in range(5)])
+        newly = index[~self.lattice.hidden[index]]
+        return bool(len(newly)) and float(self.weights[newly].max()) >= 2.0**4
+
+    def _is_margin(self, point: list[int]) -> bool:
+        place_totals = sum(point[a] == self.totals[a] for a in (2, 3, 4))
+        return point[1] < 7 or point[0] == self.totals[0] or place_totals >= 2
+
+    def _descend(
+        self, options: list[np.ndarray], chosen: list[int], cost: np.ndarray
+    ) -> tuple[float, list[int]]:
+        chosen = list(chosen)
+        best = np.inf
+        for _ in range(6):
+            improved = False
+            for axis in range(5):
+                fixed = [options[a][chosen[a] : chosen[a] + 1] for a in range(5)]
+                costs = self._costs(options, fixed, axis, cost)
+                option = int(np.argmin(costs))
+                if costs[option] < best:
+                    best, chosen[axis], improved = float(costs[option]), option, True
+                if best == 0:
+                    return best, chosen
+            if not improved:
+                break
+        return best, chosen
+
+    def _options(self, axis: int, value: int) -> np.ndarray:
+        patterns = _axis_patterns(self.lattice, axis, value)
+        width = max(len(p) for p in patterns)
+        array = np.full((len(patterns), width), -1, dtype=np.int64)
+        for row, pattern in enumerate(patterns):
+            array[row, : len(pattern)] = [v for v, _ in pattern]
+        return array
+
+    def _costs(
+        self, options: list[np.ndarray], fixed: list[np.ndarray], axis: int, cost: np.ndarray
+    ) -> np.ndarray:
+        """The cost of the box for every option of `axis`, the other axes as in `fixed`."""
+        choices = options[axis]  # (n_options, width), padded with -1
+        n = len(choices)
+
+        def shaped(values: np.ndarray, a: int) -> np.ndarray:
+            # (n or 1, 1, …, len at a + 1, …, 1)
+            lead = values.shape[0] if values.ndim == 2 else 1
+            shape = [lead, 1, 1, 1, 1, 1]
+            shape[a + 1] = values.shape[-1]
+            return values.reshape(shape)
+
+        coordinates = [
+            shaped(choices, a) if a == axis else shaped(fixed[a][0][fixed[a][0] >= 0], a)
+            for a in range(5)
+        ]
+        codes = coordinates[0] * self.strides[0]
+        for a in range(1, 5):
+            codes = codes + coordinates[a] * self.strides[a]
+        free = (coordinates[2] != self.totals[2]) & (coordinates[3] != self.totals[3])
+        free = free & (coordinates[4] != self.totals[4])
+        valid = coordinates[axis] >= 0
+        index = self.lattice.lookup(codes.reshape(-1)).reshape(codes.shape)
+        corner = np.where(index >= 0, cost[np.maximum(index, 0)], _FORBIDDEN)
+        corner = np.where(free | ~valid, 0.0, corner)
+        return (
+            np.broadcast_to(corner, np.broadcast_shapes(corner.shape, (n, 1, 1, 1, 1, 1)))
+            .reshape(n, -1)
+            .sum(axis=1)
+        )
+
+    def _published_corners(self, patterns: list[np.ndarray]) -> np.ndarray:
+        values = [p[p >= 0] for p in patterns]
+        grids = np.meshgrid(*values, indexing="ij")
+        codes = sum(grid * self.strides[a] for a, grid in enumerate(grids)).reshape(-1)
+        free = (grids[2] != self.totals[2]) & (grids[3] != self.totals[3])
+        free = (free & (grids[4] != self.totals[4])).reshape(-1)
+        index = self.lattice.lookup(codes[~free])
+        if (index < 0).any():
+            raise ValueError("a certificate corner is not a node of the lattice")
+        return index
+
+    def _search(self, options: list[np.ndarray], cost: np.ndarray) -> tuple[float, list[int]]:
+        """Known-empty corners block the descent: try every combination (bounded)."""
+        best, chosen = float(_FORBIDDEN), [0] * 5
+        ranges = [range(len(o)) for o in options[:4]]
+        for trial in itertools.islice(itertools.product(*ranges), 20_000):
+            fixed = [options[a][trial[a] : trial[a] + 1] for a in range(4)]
+            fixed.append(options[4][:1])
+            costs = self._costs(options, fixed, 4, cost)
+            option = int(np.argmin(costs))
+            if costs[option] < best:
+                best, chosen = float(costs[option]), [*trial, option]
+                if best == 0:
+                    break
+        return best, chosen
+
+
+def _axis_patterns(lattice: Lattice, axis: int, value: int) -> list[list[tuple[int, int]]]:
+    """Null patterns of one axis that hold `value` with sign +1."""
+    if axis == 1:
+        return _time_patterns(value)
+    total = lattice.radix[axis] - 1
+    if axis >= 2 and total == 1:
+        return [[(total, 1)]]  # one level: no line runs along it
+    others = [v for v in range(total) if v != value]
+    if value == total:
+        return [[(value, 1), (other, 1)] for other in others]
+    return [[(value, 1), (total, 1)], *([(value, 1), (other, -1)] for other in others)]
+
+
+def _time_patterns(node: int) -> list[list[tuple[int, int]]]:
+    return _TIME_PATTERNS[node]
+
+
+def _build_time_patterns(node: int) -> list[list[tuple[int, int]]]:
+    patterns = []
+    for month in _months_of(node):
+        patterns.append([(n, 1) for n in _path_up(month)])
+    for month in _months_of(node):
+        for other in range(7, TIME_NODES):
+            if other in _months_of(node):
+                continue
+            common = _common_ancestor(month, other)
+            mine = _path_up(month, common)
+            if node not in mine:
+                continue
+            patterns.append([*((n, 1) for n in mine), *((n, -1) for n in _path_up(other, common))])
+    return patterns
+
+
+def _common_ancestor(a: int, b: int) -> int:
+    ancestors = set(_path_up(a))
+    return next(n for n in _path_up(b) if n in ancestors)
+
+
+_TIME_PATTERNS = {node: _build_time_patterns(node) for node in range(TIME_NODES)}
+
+
+def _decode(lattice: Lattice, code: int) -> list[int]:
+    coordinates = []
+    for stride in lattice.strides:
+        coordinates.append(code // int(stride))
+        code %= int(stride)
+    return coordinates
+
+
+def lines(lattice: Lattice) -> list[np.ndarray]:
+    """Every line equation of the published lattice as index matrices (margin last)."""
+    radix = lattice.radix
+    result = []
+    for pair in PAIRS:
+        axes = [0, 1, *(2 + PLACE_DIMENSIONS.index(d) for d in pair)]
+        third = next(2 + i for i, d in enumerate(PLACE_DIMENSIONS) if d not in pair)
+        for axis in axes:
+            if axis >= 2 and radix[axis] == 2:
+                continue  # one level: it is its own margin
+            others = [a for a in axes if a != axis]
+            ranges = [
+                [radix[a] - 1] if a >= 2 and radix[a] == 2 else list(range(radix[a]))
+                for a in others
+            ]
+            grid = np.array(list(itertools.product(*ranges)), dtype=np.int64).T
+            base = np.full(grid.shape[1], (radix[third] - 1) * lattice.strides[third])
+            for position, a in enumerate(others):
+                base = base + grid[position] * lattice.strides[a]
+            if axis == 1:
+                for parent, children in TIME_EQUATIONS:
+                    members = [*children, parent]
+                    codes = base[:, None] + np.array(members) * lattice.strides[1]
+                    result.append(_found(lattice.lookup(codes)))
+            else:
+                members = list(range(radix[axis]))  # the margin is the last level
+                codes = base[:, None] + np.array(members) * lattice.strides[axis]
+                result.append(_found(lattice.lookup(codes)))
+    return result
+
+
+def _found(index: np.ndarray) -> np.ndarray:
+    if (index < 0).any():
+        raise ValueError("a line of the lattice runs through a node that does not exist")
+    return index
+
+
+def _line_rule(lattice: Lattice) -> None:
+    """Hide more until every line's hidden cells protect each other (see module docstring)."""
+    known, n = lattice.known, lattice.n
+    matrices = lines(lattice)
+    while True:
+        changed = False
+        for matrix in matrices:
+            exposed = _exposed(lattice, matrix)
+            for row in np.flatnonzero(exposed):
+                members = matrix[row]
+                if not _still_exposed(lattice, members):
+                    continue
+                candidates = [m for m in members if not lattice.hidden[m] and not known[m]]
+                if not candidates:
+                    raise ValueError("inconsistent lattice: a hidden node has no partner")
+                lattice.hidden[min(candidates, key=lambda m: (n[m], m))] = True
+                changed = True
+        if not changed:
+            return
+
+
+def _exposed(lattice: Lattice, matrix: np.ndarray) -> np.ndarray:
+    """Per line (a row of node indices, margin last): does it give a hidden group away?
+
+    Yes when it holds one hidden node with responses (it follows by subtraction), or when its
+    margin is shown and its hidden nodes together hold 1 to k-1 responses. Hidden nodes that
+    hold no responses at all may follow (that nobody of a group answered is not protected);
+    a node inside a certificate never does, since the certificate gives it a partner in every
+    line.
+    """
+    hidden = lattice.hidden[matrix] & ~lattice.known[matrix]
+    count = hidden.sum(axis=1)
+    anything = np.where(hidden, lattice.n_max[matrix], 0).sum(axis=1)
+    inner = np.where(hidden[:, :-1], lattice.n_max[matrix[:, :-1]], 0).sum(axis=1)
+    alone = (count == 1) & (anything >= 1)
+    return alone | (~hidden[:, -1] & (inner >= 1) & (inner < lattice.k))
+
+
+def _still_exposed(lattice: Lattice, members: np.ndarray) -> bool:
+    return bool(_exposed(lattice, members[None, :])[0])
+
+
+# --- the exact audit (small blocks: tests and benchmarks) ------------------------------------
+
+
+def exact_derivable(
+    leaves: np.ndarray, lattice: Lattice, sets: Iterable[np.ndarray] = ()
+) -> tuple[list[int], list[int]]:
+    """Audit `lattice` exactly against the true leaves of the year (small blocks only).
+
+    The attacker knows every shown node (any view of any period of the year); a set of leaves
+    is derivable iff its indicator lies in the row space of the shown nodes' indicators.
+
+    Args:
+        leaves: responses per leaf, shape (2, 12, teams, municipalities, care types) in the
+            lattice's level order.
+        lattice: the lattice built from these leaves' pair sums.
+        sets: extra candidate sets (boolean leaf masks) whose sum must not be derivable when it
+            is between 1 and k-1.
+
+    Returns:
+        (hidden nodes with 1..k-1 responses that are derivable, indices of `sets` that are).
+    """
+    matrix_of = _leaf_indicators(lattice, leaves.shape)
+    basis = _row_space(matrix_of(np.flatnonzero(~lattice.hidden)))
+
+    def derivable(vector: np.ndarray) -> bool:
+        residual = vector - basis.T @ (basis @ vector)
+        return bool(np.abs(residual).max() < 1e-8)
+
+    k = lattice.k
+    flat = leaves.reshape(-1)
+    small = np.flatnonzero(lattice.hidden & (lattice.n_max >= 1) & (lattice.n < k))
+    bad_nodes = [int(i) for i in small if derivable(matrix_of(np.array([i]))[0])]
+    bad_sets = []
+    for j, mask in enumerate(sets):
+        vector = mask.reshape(-1).astype(float)
+        if 1 <= flat[mask.reshape(-1)].sum() < k and derivable(vector):
+            bad_sets.append(j)
+    return bad_nodes, bad_sets
+
+
+def _row_space(rows: np.ndarray) -> np.ndarray:
+    if not len(rows):
+        return np.zeros((0, rows.shape[1]))
+    _, singular, vt = np.linalg.svd(rows, full_matrices=False)
+    rank = int((singular > 1e-9 * max(rows.shape) * max(singular.max(), 1)).sum())
+    return vt[:rank]
+
+
+def _leaf_indicators(lattice: Lattice, shape: tuple[int, ...]):
+    """A function: node indices → their indicator rows over the leaves."""
+    month_of = {node: [m - 7 for m in _months_of(node)] for node in range(TIME_NODES)}
+
+    def rows(indices: np.ndarray) -> np.ndarray:
+        result = np.zeros((len(indices), int(np.prod(shape))))
+        for row, index in enumerate(indices):
+            g, t, *place = _decode(lattice, int(lattice.codes[index]))
+            mask = np.zeros(shape, dtype=bool)
+            selector = [
+                slice(None) if g == 2 else [g],
+                month_of[t],
+                *(
+                    slice(None) if value == len(lattice.levels[dim]) else [value]
+                    for dim, value in zip(PLACE_DIMENSIONS, place, strict=True)
+                ),
+            ]
+            mask[np.ix_(*[_as_list(s, size) for s, size in zip(selector, shape, strict=True)])] = (
+                True
+            )
+            result[row] = mask.reshape(-1)
+        return result
+
+    return rows
+
+
+def _as_list(selector: object, size: int) -> list[int]:
+    return list(range(size)) if isinstance(selector, slice) else list(selector)  # type: ignore[arg-type]
