@@ -325,7 +325,12 @@ class Lattice:
 
 
 def build_lattice(
-    leaves: pd.DataFrame, year: int, k: int, *, hidden: np.ndarray | None = None
+    leaves: pd.DataFrame,
+    year: int,
+    k: int,
+    *,
+    hidden: np.ndarray | None = None,
+    coarse: bool = False,
 ) -> Lattice:
     """The lattice of `year` from the pair cells, with its suppression pattern.
 
@@ -339,6 +344,9 @@ def build_lattice(
         k: MIN_CELL_SIZE.
         hidden: a pattern decided before for exactly these leaves (one flag per node, in node
             order): taken as it is instead of deciding it again.
+        coarse: publish only the group × period table (every breakdown by team, municipality
+            or care type hidden): decided in milliseconds, for a page that cannot wait for the
+            whole pattern.
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError("k must be a whole number of at least 1")
@@ -360,7 +368,7 @@ def build_lattice(
         measures["n_max"],
     )
     if hidden is None:
-        _suppress(lattice)
+        _suppress(lattice, coarse=coarse)
     else:
         # Stored as packed bits, so up to 7 padding bits may follow.
         if not 0 <= len(hidden) - len(codes) < 8:
@@ -369,6 +377,18 @@ def build_lattice(
         if (~lattice.hidden & (lattice.n < lattice.k)).any():
             raise ValueError("the stored pattern shows a group below k")
     return lattice
+
+
+def small_groups(leaves: pd.DataFrame, k: int) -> int:
+    """How many nodes of the year's lattice hold 1 to k-1 responses: the work of a pattern."""
+    if "n_max" not in leaves.columns:
+        leaves = leaves.assign(n_max=leaves["n"])
+    levels = {
+        dim: sorted({str(v) for v in leaves.loc[_uses(leaves, dim), dim]})
+        for dim in PLACE_DIMENSIONS
+    }
+    _, measures = _nodes(leaves, levels)
+    return int(((measures["n_max"] >= 1) & (measures["n"] < k)).sum())
 
 
 def _uses(leaves: pd.DataFrame, dim: str) -> pd.Series:
@@ -445,24 +465,33 @@ def _with_margins(cube: np.ndarray) -> np.ndarray:
 # --- the pattern -----------------------------------------------------------------------------
 
 
-def _suppress(lattice: Lattice) -> None:
+def _suppress(lattice: Lattice, *, coarse: bool = False) -> None:
     """Primary suppression, a certificate per small node, then the line rule.
 
     The group × period totals (the infoblad table) are never used to protect another node:
     when a node cannot be protected without them, the year is published without its
     breakdowns by team, municipality and care type (only its group × period table), and when
     even that fails, not at all.
+
+    Without breakdowns, only the small group × period totals need certificates: every shown
+    figure is then a sum over all teams, municipalities and care types alike, so no
+    combination of them singles out one team (or any other breakdown cell) of a dimension with
+    two or more levels, and a dimension with one level is its own margin.
     """
     k = lattice.k
     primaries = np.flatnonzero((lattice.n_max >= 1) & (lattice.n < k))
     lattice.certified = len(primaries)
-    for keep_totals, coarse in ((True, False), (False, True)):
+    attempts = [(False, True)] if coarse else [(True, False), (False, True)]
+    for keep_totals, without_breakdowns in attempts:
         lattice.hidden[:] = lattice.n < k
         boxes = _Boxes(lattice, keep_totals=keep_totals)
-        if coarse:
+        chosen = primaries
+        if without_breakdowns:
             lattice.hidden[~boxes.place_total] = True
-            log.warning("%s: breakdowns withheld to protect a small group", lattice.year)
-        if boxes.certify_all(primaries):
+            chosen = primaries[boxes.place_total[primaries]]
+            if not coarse:
+                log.warning("%s: breakdowns withheld to protect a small group", lattice.year)
+        if boxes.certify_all(chosen):
             _line_rule(lattice)
             return
     log.warning("no certificate found in %s: the whole year is withheld", lattice.year)

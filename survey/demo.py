@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from survey.demo_texts import comment_pool
 from survey.invitations import clock, hash_token, new_token, survey_url
 from survey.models import STAFF_ROLES, Episode, Invitation, utcnow
+from survey.publication import decide_patterns
 from survey.questionnaires import Questionnaire, load_questionnaires
 from survey.quotes import prepare_comments
 from survey.responses import submit_response
@@ -173,6 +174,8 @@ def load_demo(
     responses, comments = submit_answers(session, rng, due)
     # As the worker would: de-identify the comments, so the quotes queue has work in it.
     prepare_comments(session, config["PROVIDER_NAME"])
+    # As the worker would: decide what each year may publish, so no page waits for it.
+    decide_patterns(session, config["MIN_CELL_SIZE"])
     create_demo_staff(session)
     invitations = [i for e in episodes for i in e.invitations]
     result = DemoResult(

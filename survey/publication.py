@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from flask import has_request_context
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from analysis.publication import (
     PublicationPeriod,
     build_lattice,
     periods_between,
+    small_groups,
     time_node_of_label,
 )
 from survey.cells import MARK_ITEMS, funnel_cell, mark_cell
@@ -83,12 +85,19 @@ def resolve_period(
     return PublicationPeriod.from_range(start, end)
 
 
+IN_REQUEST_LIMIT = 2_000
+"""A page decides a year's pattern itself only for up to this many small groups (about two
+seconds); beyond that it shows the year without breakdowns until the worker has decided it."""
+
+
 def lattice_of(session: Session, year: int, k: int) -> Lattice:
     """The lattice and suppression pattern of `year` for the cells as they are now.
 
     From this process's cache, else from the pattern the worker stored for exactly these cells
-    (`decide_patterns`), else decided here (seconds for a region; the worker normally has done
-    it). Never a pattern of other cells: a stale pattern could show a new small group.
+    (`decide_patterns`), else decided here — but a web request does not wait for a large year:
+    it gets the year without breakdowns (`build_lattice(coarse=True)`, milliseconds) until the
+    worker has decided. Never a pattern of other cells: a stale pattern could show a new small
+    group.
     """
     leaves = year_leaves(session, year)
     digest = _digest(leaves)
@@ -103,6 +112,12 @@ def lattice_of(session: Session, year: int, k: int) -> Lattice:
         with contextlib.suppress(ValueError):  # a pattern that does not fit is decided again
             lattice = build_lattice(leaves, year, k, hidden=_unpack(stored.hidden))
     if lattice is None:
+        if has_request_context() and small_groups(leaves, k) > IN_REQUEST_LIMIT:
+            coarse_key = (*key, "coarse")
+            with _LOCK:
+                if coarse_key not in _CACHE:
+                    _CACHE[coarse_key] = build_lattice(leaves, year, k, coarse=True)
+                return _CACHE[coarse_key]
         lattice = build_lattice(leaves, year, k)
     with _LOCK:
         _CACHE[key] = lattice

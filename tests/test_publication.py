@@ -261,7 +261,7 @@ def test_the_worker_decides_the_pattern_once_and_pages_read_it(db, monkeypatch):
     decided = stored_module.lattice_of(db, year, 5)
 
     stored_module._CACHE.clear()  # another web process: it reads the stored pattern
-    monkeypatch.setattr(publication_module, "_suppress", lambda lattice: 1 / 0)
+    monkeypatch.setattr(publication_module, "_suppress", lambda lattice, **_: 1 / 0)
     read = stored_module.lattice_of(db, year, 5)
     assert (read.hidden == decided.hidden).all()
 
@@ -286,3 +286,28 @@ def test_a_send_pass_decides_the_pattern_of_the_changed_year(runner, db):
     db.expire_all()
     stored = db.scalars(select(PublicationPattern)).one()
     assert stored.min_cell_size == 5 and len(stored.digest) == 64
+
+
+def test_a_page_does_not_wait_for_a_large_year_it_shows_it_without_breakdowns(app, db, monkeypatch):
+    import csv
+    import io
+
+    import survey.publication as stored_module
+    from tests.staff_helpers import get, signed_in_client
+    from tests.test_report import fill_region
+
+    fill_region(db)
+    monkeypatch.setattr(stored_module, "IN_REQUEST_LIMIT", 0)  # every year counts as large
+    client, _ = signed_in_client(app, db, "viewer")
+
+    def teams() -> dict[str, str]:
+        query = {"table": "breakdown", "by": "team", "by2": ""}
+        body = get(client, "/staff/dashboard/export.csv", query_string=query).get_data(True)
+        return {row["team"]: row["suppressed"] for row in csv.DictReader(io.StringIO(body))}
+
+    waiting = teams()
+    assert waiting["Totaal"] == "False"  # the group × period figures are there at once
+    assert {waiting[f"Team {n}"] for n in range(3)} == {"True"}  # breakdowns wait
+    assert stored_module.decide_patterns(db, 5) == 1  # the worker's pass
+    decided = teams()
+    assert {decided[f"Team {n}"] for n in range(3)} == {"False"}
