@@ -157,10 +157,13 @@ def decide_patterns(session: Session, k: int) -> int:
     return decided
 
 
+PATTERN_VERSION = b"2"
+"""Part of every fingerprint: a pattern decided by an older rule is never reused."""
+
+
 def _digest(leaves: pd.DataFrame) -> str:
-    return hashlib.sha256(
-        pd.util.hash_pandas_object(leaves, index=False).to_numpy().tobytes()
-    ).hexdigest()
+    cells = pd.util.hash_pandas_object(leaves, index=False).to_numpy().tobytes()
+    return hashlib.sha256(PATTERN_VERSION + cells).hexdigest()
 
 
 def _unpack(packed: bytes) -> np.ndarray:

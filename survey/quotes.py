@@ -161,12 +161,14 @@ def comments(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[tuple[Comment, Response]]:
-    """De-identified comments (quote candidates unless `quotes_only` is off), oldest month first."""
+    """De-identified comments (quote candidates unless `quotes_only` is off), in the order of
+    their random response ids: any order that follows the month would split a quarter's list
+    into its months, hidden ones too."""
     query = (
         select(Comment, Response)
         .join(Response, Response.id == Comment.response_id)
         .where(Comment.deidentified_text.is_not(None))
-        .order_by(Response.end_month, Comment.response_id)
+        .order_by(Comment.response_id)
     )
     if quotes_only:
         query = query.where(Comment.quote_status.is_not(None))

@@ -11,6 +11,7 @@ disclosure control.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -25,6 +26,8 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from analysis.publication import PeriodError, PublicationPeriod
 from survey.cells import CELL_DIMENSIONS, MARK_ITEMS, MARKS, PAIRS, funnel_cell, mark_cell
 from survey.models import Episode, Invitation, Response, ResponseAnswer
+
+log = logging.getLogger(__name__)
 
 DIMENSIONS = ("group", "month", "quarter", "year", "team", "municipality", "care_type")
 GROUP_ORDER = {"youth": 0, "parent": 1}
@@ -453,13 +456,26 @@ def cohort_table(
     else:
         funnel, marks = cells.rollup(dims)
     lattice = lattice_of(session, publication.year, min_cell_size)
-    return cohort_report(
-        funnel,
-        marks,
-        dims,
-        k=min_cell_size,
-        pattern=lambda cube: hidden_rows(lattice, cube, dims, publication),
-    )
+    try:
+        return cohort_report(
+            funnel,
+            marks,
+            dims,
+            k=min_cell_size,
+            pattern=lambda cube: hidden_rows(lattice, cube, dims, publication),
+        )
+    except (ValueError, PeriodError):
+        # The cells changed between reading the table and its pattern (an answer arrived, a
+        # purge erased some): show nothing of this table rather than a figure the pattern
+        # was not decided for. The next request reads both anew.
+        log.warning("a table and its pattern disagreed; every cell of it hidden")
+        return cohort_report(
+            funnel,
+            marks,
+            dims,
+            k=min_cell_size,
+            pattern=lambda cube: pd.Series(True, index=cube.index),
+        )
 
 
 def cohort_rows(

@@ -8,6 +8,7 @@ k-1 responses, and no small union of hidden nodes, may be derivable.
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -30,7 +31,7 @@ from analysis.publication import (
     lines,
     periods_between,
 )
-from survey.models import utcnow
+from survey.models import Comment, utcnow
 from survey.questionnaires import load_questionnaires
 from survey.responses import submit_response
 from tests.factories import make_episode, make_invited
@@ -311,3 +312,52 @@ def test_a_page_does_not_wait_for_a_large_year_it_shows_it_without_breakdowns(ap
     assert stored_module.decide_patterns(db, 5) == 1  # the worker's pass
     decided = teams()
     assert {decided[f"Team {n}"] for n in range(3)} == {"False"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_what_a_page_shows_before_the_worker_decided_the_full_pattern_shows_too(seed):
+    # A reader who saw the year without breakdowns (the page's quick pattern) and later with
+    # them must learn nothing from the pair: the full pattern hides no total the quick one showed.
+    leaves, sent = random_year(seed, rate=1.5)
+    cells = pair_leaves(leaves, sent)
+    quick = build_lattice(cells, 2026, 5, coarse=True)
+    full = build_lattice(cells, 2026, 5)
+    assert not (~quick.hidden & full.hidden).any()
+    assert exact_derivable(leaves, quick)[0] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit (docs/threat-model.md): the sum of two hidden small groups in different "
+    "lines can follow from shown figures; only single nodes and single lines are protected",
+)
+def test_no_sum_of_two_hidden_small_groups_in_different_lines_follows():
+    random = np.random.default_rng(8)
+    levels = {"team": ["A", "B"], "municipality": ["X"], "care_type": ["c"]}
+    sent = random.poisson(random.uniform(1, 6), (2, 12, 2, 1, 1))
+    leaves = random.binomial(sent, 0.5)
+    lattice = build_lattice(pair_leaves(leaves, sent, levels), 2026, 5)
+    rows = _leaf_indicators(lattice, leaves.shape)
+    hidden = np.flatnonzero(lattice.hidden & (lattice.n >= 1))
+    sets = []
+    for i, j in itertools.combinations(hidden, 2):
+        a, b = rows(np.array([i]))[0] > 0, rows(np.array([j]))[0] > 0
+        sets += [(a | b).reshape(leaves.shape), (a & ~b).reshape(leaves.shape)]
+    assert exact_derivable(leaves, lattice, sets)[1] == []
+
+
+def test_comment_lists_do_not_follow_the_month(db):
+    from survey.quotes import QuoteFilter, comments
+    from tests.factories import make_comment
+
+    for number, month in enumerate((1, 2, 3) * 4):
+        text = f"Goed geholpen ({number}) in maand {month}."
+        make_comment(db, text, end_date=date(2025, month, 10))
+    for comment in db.scalars(select(Comment)):
+        comment.deidentified_text = "tekst"
+    db.commit()
+    rows = comments(db, QuoteFilter(start=date(2025, 1, 1)))
+    listed = [comment.response_id for comment, _ in rows]
+    assert len(listed) == 12 and listed == sorted(listed)  # by their random ids
+    months = [response.end_month.month for _, response in rows]
+    assert months != sorted(months)  # not in month blocks (chance: 1 in 34,650)
