@@ -51,7 +51,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -214,16 +214,6 @@ class PublicationPeriod:
             "--to 2026-03-31)"
         )
 
-    @classmethod
-    def containing(cls, day: date, kind: str) -> PublicationPeriod:
-        size = _MONTHS_PER[kind]
-        return cls(day.year, kind, (day.month - 1) // size + 1)
-
-    @classmethod
-    def of_time_node(cls, year: int, node: int) -> PublicationPeriod:
-        kind = next(k for k in ("month", "quarter", "half", "year") if node >= _FIRST[k])
-        return cls(year, kind, node - _FIRST[kind] + 1)
-
 
 def periods_between(first: date, last: date) -> list[PublicationPeriod]:
     """Every publication period that overlaps first … last, newest first, coarsest first."""
@@ -247,10 +237,6 @@ def time_node_of_label(label: str, period: PublicationPeriod) -> int:
     if node.year != period.year:
         raise PeriodError(f"{label} lies outside {period.key}")
     return node.time_node if period.contains(node) else period.time_node
-
-
-def month_end(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 # --- the lattice of one year -----------------------------------------------------------------
@@ -689,7 +675,7 @@ class _Boxes:
 def _axis_patterns(lattice: Lattice, axis: int, value: int) -> list[list[tuple[int, int]]]:
     """Null patterns of one axis that hold `value` with sign +1."""
     if axis == 1:
-        return _time_patterns(value)
+        return _TIME_PATTERNS[value]
     total = lattice.radix[axis] - 1
     if axis >= 2 and total == 1:
         return [[(total, 1)]]  # one level: no line runs along it
@@ -697,10 +683,6 @@ def _axis_patterns(lattice: Lattice, axis: int, value: int) -> list[list[tuple[i
     if value == total:
         return [[(value, 1), (other, 1)] for other in others]
     return [[(value, 1), (total, 1)], *([(value, 1), (other, -1)] for other in others)]
-
-
-def _time_patterns(node: int) -> list[list[tuple[int, int]]]:
-    return _TIME_PATTERNS[node]
 
 
 def _build_time_patterns(node: int) -> list[list[tuple[int, int]]]:

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import has_request_context
+from flask import g, has_request_context
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
 from analysis.publication import (
+    GROUPS,
     PLACE_DIMENSIONS,
     Lattice,
     PeriodError,
@@ -99,6 +100,14 @@ def lattice_of(session: Session, year: int, k: int) -> Lattice:
     worker has decided. Never a pattern of other cells: a stale pattern could show a new small
     group.
     """
+    # A page shows several tables of one year: read its cells once per request.
+    page = g.setdefault("publication_lattices", {}) if has_request_context() else {}
+    if (year, int(k)) not in page:
+        page[year, int(k)] = _lattice_now(session, year, k)
+    return page[year, int(k)]
+
+
+def _lattice_now(session: Session, year: int, k: int) -> Lattice:
     leaves = year_leaves(session, year)
     digest = _digest(leaves)
     key = (str(session.get_bind().url), year, int(k), digest)
@@ -115,10 +124,13 @@ def lattice_of(session: Session, year: int, k: int) -> Lattice:
         if has_request_context() and small_groups(leaves, k) > IN_REQUEST_LIMIT:
             coarse_key = (*key, "coarse")
             with _LOCK:
-                if coarse_key not in _CACHE:
-                    _CACHE[coarse_key] = build_lattice(leaves, year, k, coarse=True)
-                return _CACHE[coarse_key]
+                cached = _CACHE.get(coarse_key)
+            return cached or _remember(coarse_key, build_lattice(leaves, year, k, coarse=True))
         lattice = build_lattice(leaves, year, k)
+    return _remember(key, lattice)
+
+
+def _remember(key: tuple, lattice: Lattice) -> Lattice:
     with _LOCK:
         _CACHE[key] = lattice
         while len(_CACHE) > _CACHE_SIZE:
@@ -221,26 +233,38 @@ def year_leaves(session: Session, year: int) -> pd.DataFrame:
 def hidden_rows(
     lattice: Lattice, table: pd.DataFrame, dims: Sequence[str], period: PublicationPeriod
 ) -> pd.Series:
-    """For each row of a cohort table of `period` (cells and margins): is its node hidden?"""
-    flags = []
-    for row in table[list(dims)].itertuples(index=False, name=None):
-        values = dict(zip(dims, row, strict=True))
-        flags.append(lattice.is_hidden(*node_of(values, period)))
-    return pd.Series(flags, index=table.index, dtype=bool)
+    """For each row of a cohort table of `period` (cells and margins): is its node hidden?
 
-
-def node_of(
-    values: Mapping[str, Any], period: PublicationPeriod
-) -> tuple[str, int, dict[str, str]]:
-    """(group, time node, place) of a cohort row: dims absent or `TOTAL` are margins."""
-    group = values.get("group", TOTAL)
-    time_node = period.time_node
-    for dim in PERIOD_DIMENSIONS:
-        label = values.get(dim, TOTAL)
-        if label != TOTAL:
-            time_node = time_node_of_label(str(label), period)
-    place = {d: str(values[d]) for d in PLACE_DIMENSIONS if values.get(d, TOTAL) != TOTAL}
-    return group, time_node, place
+    One code per distinct value of each dimension, then one lookup for the whole table (a
+    team × municipality table has well over a thousand rows).
+    """
+    group_of = {**{g: i for i, g in enumerate(GROUPS)}, TOTAL: len(GROUPS)}
+    coordinates = [np.full(len(table), len(GROUPS)), np.full(len(table), period.time_node)]
+    coordinates += [np.full(len(table), len(lattice.levels[d])) for d in PLACE_DIMENSIONS]
+    for dim in dims:
+        values = table[dim].astype(object)
+        if dim == "group":
+            mapping = group_of
+        elif dim in PERIOD_DIMENSIONS:
+            mapping = {v: time_node_of_label(str(v), period) for v in values.unique() if v != TOTAL}
+            mapping[TOTAL] = period.time_node
+        else:
+            levels = lattice.levels[dim]
+            single = len(levels) == 1  # its only level is its own margin
+            mapping = {v: levels.index(str(v)) for v in values.unique() if v != TOTAL}
+            mapping = {v: len(levels) if single else c for v, c in mapping.items()}
+            mapping[TOTAL] = len(levels)
+        axis = (
+            0
+            if dim == "group"
+            else 1
+            if dim in PERIOD_DIMENSIONS
+            else 2 + PLACE_DIMENSIONS.index(dim)
+        )
+        coordinates[axis] = values.map(mapping).to_numpy(dtype=np.int64)
+    index = lattice.lookup(np.stack(coordinates, axis=1) @ lattice.strides)
+    hidden = np.where(index >= 0, lattice.hidden[np.maximum(index, 0)], False)
+    return pd.Series(hidden, index=table.index, dtype=bool)
 
 
 def is_published(

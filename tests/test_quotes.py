@@ -311,13 +311,13 @@ def test_the_infoblad_download_is_for_the_chosen_period(app, db):
     for query in ("period=2026-Q5", "period=%3Cb%3E", "from=2026-01-01&to=2026-02-15", ""):
         default = get(client, f"/staff/quotes/infoblad.md?{query}").text
         assert "Van 1 januari 2026 tot en met 31 december 2026 kregen" in default, query
+    assert audited(db, AuditEvent.detail, AuditEvent.object_type == "infoblad")[0] == "2026-Q1"
+
+
+def audited(db, column, condition) -> list:
+    """One column of the audit events that match `condition`, oldest first (as committed)."""
     db.rollback()
-    details = db.scalars(
-        select(AuditEvent.detail)
-        .where(AuditEvent.object_type == "infoblad")
-        .order_by(AuditEvent.id)
-    ).all()
-    assert details[0] == "2026-Q1"
+    return db.scalars(select(column).where(condition).order_by(AuditEvent.id)).all()
 
 
 def comments_of(client, query: str) -> str:
@@ -353,12 +353,7 @@ def test_comments_are_shown_per_group_and_period_only_when_published(app, db):
     assert "te weinig reacties" in comments_of(client, "group=youth&period=2026-Q1")
     # A team filter (from an old link) is ignored; an invalid group gives youths.
     assert "te weinig reacties" in comments_of(client, "team=Team+Klein&period=2025")
-    db.rollback()
-    views = db.scalars(
-        select(AuditEvent.object_id)
-        .where(AuditEvent.action == "view_comments")
-        .order_by(AuditEvent.id)
-    ).all()
+    views = audited(db, AuditEvent.object_id, AuditEvent.action == "view_comments")
     assert views == ["parent 2026-Q1", "parent 2026-02", "parent 2026"]
     viewer, _ = signed_in_client(app, db, "viewer")
     assert get(viewer, "/staff/dashboard/comments").status_code == 403
