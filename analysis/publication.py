@@ -37,20 +37,27 @@ least k responses (else their sum follows by subtraction).
 `exact_derivable` is the exact audit over the leaves (group × month × team × municipality × care
 type) for small blocks: the tests run it against this pattern.
 
-What remains (docs/threat-model.md): bounds from non-negativity; sums of hidden small groups in
-different lines, which can follow (a strict xfail test shows one); and what two downloads on
-different days give away while a year still receives answers — the answers in between, and a
-pattern decided anew that may hide another, unchanged neighbour.
+Beyond single nodes and lines: `_group_audit` unties every pair of hidden nodes whose sum or
+difference would follow, and `_set_audit` searches every set of leaves exactly (years up to
+`SET_AUDIT_LEAVES`). A pattern decided after the cells changed keeps showing what the previous
+one showed unchanged (`previous`), so two downloads hold nothing the new one was not decided
+with.
+
+What remains (docs/threat-model.md): bounds from non-negativity; sets of three or more hidden
+groups in years above `SET_AUDIT_LEAVES`; and the answers given between two downloads of a
+year that still receives answers.
 """
 
 from __future__ import annotations
 
 import calendar
+import io
 import itertools
+import json
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -259,6 +266,8 @@ class Lattice:
     hidden: np.ndarray
     n_max: np.ndarray  # the largest response count: a node with any response needs protection
     certified: int = 0  # nodes with 1..k-1 responses that got a certificate
+    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Nodes shown by the previous pattern whose counts have not changed since: still shown."""
 
     # -- coding --
     @property
@@ -299,6 +308,20 @@ class Lattice:
         index = int(self.lookup(np.array([self.code_of(group, time_node, place)]))[0])
         return bool(self.hidden[index]) if index >= 0 else False
 
+    def state(self) -> bytes:
+        """The pattern with the counts it was decided for: the `previous` of the next one."""
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            levels=np.array(json.dumps(self.levels)),
+            codes=self.codes,
+            n=self.n,
+            n_max=self.n_max,
+            sent=self.sent,
+            hidden=self.hidden,
+        )
+        return buffer.getvalue()
+
     @property
     def known(self) -> np.ndarray:
         """Nodes an attacker knows the value of although they are hidden: none.
@@ -317,6 +340,7 @@ def build_lattice(
     *,
     hidden: np.ndarray | None = None,
     coarse: bool = False,
+    previous: bytes | None = None,
 ) -> Lattice:
     """The lattice of `year` from the pair cells, with its suppression pattern.
 
@@ -333,6 +357,10 @@ def build_lattice(
         coarse: publish only the group × period table (every breakdown by team, municipality
             or care type hidden): decided in milliseconds, for a page that cannot wait for the
             whole pattern.
+        previous: `Lattice.state()` of the pattern published before for this year. Whatever
+            it showed has been seen; where the counts have not changed since, the new pattern
+            shows it again (`Lattice.kept`) and is decided around it, so that no reader who
+            holds both learns more than from the new one alone (see `_suppress`).
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError("k must be a whole number of at least 1")
@@ -353,6 +381,7 @@ def build_lattice(
         np.zeros(len(codes), dtype=bool),
         measures["n_max"],
     )
+    lattice.kept = _carried_over(previous, lattice)
     if hidden is None:
         _suppress(lattice, coarse=coarse)
     else:
@@ -363,6 +392,38 @@ def build_lattice(
         if (~lattice.hidden & (lattice.n < lattice.k)).any():
             raise ValueError("the stored pattern shows a group below k")
     return lattice
+
+
+def _carried_over(previous: bytes | None, lattice: Lattice) -> np.ndarray:
+    """Which nodes the previous pattern showed with exactly the counts they have now.
+
+    Nodes are matched by their labels (a new team changes every code); a node whose counts
+    changed (new answers, a purge) is free again: what was seen of it is a figure of other
+    data.
+    """
+    kept = np.zeros(len(lattice.codes), dtype=bool)
+    if not previous:
+        return kept
+    old = np.load(io.BytesIO(previous), allow_pickle=False)
+    levels = json.loads(str(old["levels"]))
+    radix = np.array((3, TIME_NODES, *(len(levels[d]) + 1 for d in PLACE_DIMENSIONS)))
+    strides = np.array([int(np.prod(radix[i + 1 :])) for i in range(5)], dtype=np.int64)
+    coordinates = (old["codes"][:, None] // strides) % radix
+    for axis, dim in enumerate(PLACE_DIMENSIONS, start=2):
+        now = lattice.levels[dim]
+        total = len(now)
+        mapping = [
+            (total if len(now) == 1 else now.index(level)) if level in now else -1
+            for level in levels[dim]
+        ]
+        coordinates[:, axis] = np.array([*mapping, total])[coordinates[:, axis]]
+    valid = (coordinates >= 0).all(axis=1)
+    index = lattice.lookup(np.where(valid, coordinates @ lattice.strides, -1))
+    same = valid & (index >= 0) & ~old["hidden"]
+    for measure in ("n", "n_max", "sent"):
+        same &= getattr(lattice, measure)[index] == old[measure]
+    kept[index[same]] = True
+    return kept
 
 
 def small_groups(leaves: pd.DataFrame, k: int) -> int:
@@ -467,27 +528,42 @@ def _suppress(lattice: Lattice, *, coarse: bool = False) -> None:
     combination of them singles out one cell of a dimension with two or more levels, and a
     dimension with one level is its own margin.
     """
-    k = lattice.k
+    k, kept = lattice.k, lattice.kept
+    matrices = lines(lattice)
     primaries = np.flatnonzero((lattice.n_max >= 1) & (lattice.n < k))
     lattice.certified = len(primaries)
     lattice.hidden[:] = lattice.n < k
     boxes = _Boxes(lattice, keep_totals=False)
     lattice.hidden[~boxes.place_total] = True
-    if not boxes.certify_all(primaries[boxes.place_total[primaries]]):
-        log.warning("no certificate found in %s: the whole year is withheld", lattice.year)
-        lattice.hidden[:] = True
+    kept_totals = kept & boxes.place_total
+    if not (
+        boxes.certify_all(primaries[boxes.place_total[primaries]])
+        and _line_rule(lattice, fixed=kept_totals, matrices=matrices)
+        and _group_audit(lattice, boxes, matrices, scope=boxes.place_total, fixed=kept_totals)
+        and _set_audit(lattice, matrices, scope=boxes.place_total, fixed=kept_totals)
+    ):
+        log.warning("no certificate found in %s: only the figures shown before stay", lattice.year)
+        lattice.hidden[:] = ~kept
         return
-    _line_rule(lattice)
     totals = lattice.hidden & boxes.place_total
+    kept_breakdowns = bool((kept & ~boxes.place_total).any())
     if coarse:
+        if kept_breakdowns:  # they have been seen: the quick pattern was not decided with them
+            lattice.hidden[:] = ~kept
         return
     coarse_pattern = lattice.hidden.copy()
     lattice.hidden[:] = (lattice.n < k) | totals
     boxes = _Boxes(lattice, keep_totals=True)
-    if boxes.certify_all(primaries) and _line_rule(lattice, fixed=boxes.place_total):
+    fixed = boxes.place_total | kept
+    if (
+        boxes.certify_all(primaries)
+        and _line_rule(lattice, fixed=fixed, matrices=matrices)
+        and _group_audit(lattice, boxes, matrices, fixed=fixed)
+        and _set_audit(lattice, matrices, fixed=fixed)
+    ):
         return
     log.warning("%s: breakdowns withheld to protect a small group", lattice.year)
-    lattice.hidden[:] = coarse_pattern
+    lattice.hidden[:] = ~kept if kept_breakdowns else coarse_pattern
 
 
 _FORBIDDEN = 1e12  # a corner known to be empty (it cannot move): counts, so fewer is better
@@ -533,14 +609,20 @@ class _Boxes:
         cost = (lattice.n + 1).astype(float) * self.weights
         cost[lattice.hidden] = 0.0
         cost[self.known] = _FORBIDDEN
+        if len(lattice.kept):  # shown before and unchanged: seen, so it stays shown
+            cost[lattice.kept & ~lattice.hidden] = _FORBIDDEN
         if self.keep_totals:  # stage 2: the totals of stage 1 are fixed
             cost[self.place_total & ~lattice.hidden] = _FORBIDDEN
         return cost
 
-    def certify(self, code: int) -> bool:
+    def certify(self, code: int, avoid: int | None = None) -> bool:
+        """Hide a certificate box around the node `code`; `avoid`: a node the box may not use
+        (a second certificate that tells two hidden nodes apart, see `_group_audit`)."""
         point = _decode(self.lattice, code)
         options = [self._options(axis, value) for axis, value in enumerate(point)]
         cost = self.node_costs()
+        if avoid is not None:
+            cost[avoid] = _FORBIDDEN
         chosen = [0] * 5
         # Start per axis from the option whose own corners (the others fixed at the node) are
         # cheapest, then improve one axis at a time while the whole box gets cheaper; when
@@ -754,15 +836,19 @@ def _found(index: np.ndarray) -> np.ndarray:
     return index
 
 
-def _line_rule(lattice: Lattice, fixed: np.ndarray | None = None) -> bool:
+def _line_rule(
+    lattice: Lattice,
+    fixed: np.ndarray | None = None,
+    matrices: list[np.ndarray] | None = None,
+) -> bool:
     """Hide more until every line's hidden cells protect each other (see module docstring).
 
     `fixed`: nodes whose state may not change (the totals of stage 1); False when a line can
-    only be mended by hiding one of them.
+    only be mended by hiding one of them. `matrices`: `lines(lattice)`, when already known.
     """
     known, n = lattice.known, lattice.n
     fixed = np.zeros(len(n), dtype=bool) if fixed is None else fixed
-    matrices = lines(lattice)
+    matrices = lines(lattice) if matrices is None else matrices
     while True:
         changed = False
         for matrix in matrices:
@@ -803,6 +889,301 @@ def _exposed(lattice: Lattice, matrix: np.ndarray) -> np.ndarray:
 
 def _still_exposed(lattice: Lattice, members: np.ndarray) -> bool:
     return bool(_exposed(lattice, members[None, :])[0])
+
+
+# --- sums of hidden groups across lines ------------------------------------------------------
+
+_SAMPLES = 3  # random null vectors per audit: a false "derivable" needs a coincidence in all
+_TOLERANCE = 1e-7
+_DENSE = 1_500  # components up to this many hidden nodes are projected densely
+_ROUNDS = 12
+
+
+def _group_audit(
+    lattice: Lattice,
+    boxes: _Boxes,
+    matrices: list[np.ndarray],
+    *,
+    scope: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+) -> bool:
+    """Hide more until no sum or difference of two hidden nodes gives a small group away.
+
+    A certificate protects its own node, and the line rule the hidden cells of one line. Two
+    hidden nodes in different lines can still be tied together: when every null vector of
+    the attacker's equations moves them by opposite amounts, their sum follows (the two
+    small diagonal corners of a box of three or more axes), and when it moves them equally
+    while one holds the other, their difference does. Both are tested exactly, on random
+    vectors of the null space of the line equations restricted to the hidden nodes: z_a +
+    z_b is derivable iff r_a + r_b = 0 for every null vector r, and a coincidence on
+    `_SAMPLES` random ones has probability zero. Each pair that gives away a set of 1 to
+    k-1 responses (a union of two disjoint nodes, or a node minus one inside it) gets a
+    second certificate around one of the two that avoids the other: its null vector moves
+    one and not the other, which unties them. Sets of three or more hidden nodes are not
+    searched here; the tests search every set of leaves exactly (`analysis.audit`).
+
+    `scope`: the nodes that can be shown (stage 1: the group × period totals; the hidden
+    breakdowns are free there, and equations through them tell nothing). False when a pair
+    cannot be untied without changing a `fixed` node.
+    """
+    scope = np.ones(len(lattice.codes), dtype=bool) if scope is None else scope
+    fixed = np.zeros(len(lattice.codes), dtype=bool) if fixed is None else fixed
+    for _ in range(_ROUNDS):
+        pairs = _tied_pairs(lattice, matrices, scope)
+        if not pairs:
+            return True
+        for a, b in pairs:
+            if not boxes.certify(int(lattice.codes[a]), avoid=b if b != a else None):
+                return False
+        if not _line_rule(lattice, fixed=fixed, matrices=matrices):
+            return False
+    return not _tied_pairs(lattice, matrices, scope)
+
+
+def _tied_pairs(
+    lattice: Lattice, matrices: list[np.ndarray], scope: np.ndarray
+) -> list[tuple[int, int]]:
+    """(a, b): hidden nodes whose union or difference is a derivable set of 1..k-1 responses.
+
+    `a` holds responses; it is the node to untie. A single derivable node comes back as (a, a).
+    """
+    hidden = np.flatnonzero(lattice.hidden & ~lattice.known & scope)
+    if not len(hidden):
+        return []
+    samples = _null_samples(lattice, matrices, hidden, scope)
+    size = np.abs(samples).max(axis=1)
+    k, n, n_max = lattice.k, lattice.n[hidden], lattice.n_max[hidden]
+    result = [(int(hidden[i]), int(hidden[i])) for i in np.flatnonzero(size < _TOLERANCE)]
+    result = [(a, b) for a, b in result if lattice.n_max[a] >= 1 and lattice.n[a] < k]
+    moving = np.flatnonzero(size >= _TOLERANCE)
+    if len(moving) < 2:
+        return result
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(samples[moving])
+    union = tree.query_ball_point(-samples[moving], r=_TOLERANCE)
+    difference = tree.query_pairs(r=_TOLERANCE, output_type="ndarray")
+    relation = _Relation(lattice, hidden)
+    for i, partners in enumerate(union):
+        for j in partners:
+            a, b = moving[i], moving[j]
+            small = n_max[a] + n_max[b] >= 1 and n[a] + n[b] < k
+            if a < b and small and relation.disjoint(a, b):
+                result.append(_untie(hidden, n_max, a, b))
+    for i, j in difference:
+        a, b = moving[i], moving[j]
+        for outer, inner in ((a, b), (b, a)):
+            small = n_max[outer] - n[inner] >= 1 and n[outer] - n_max[inner] < k
+            if small and relation.inside(inner, outer):
+                result.append((int(hidden[outer]), int(hidden[inner])))
+    return result
+
+
+def _untie(hidden: np.ndarray, n_max: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """The pair with the node that holds responses first (it gets the second certificate)."""
+    return (int(hidden[a]), int(hidden[b])) if n_max[a] >= 1 else (int(hidden[b]), int(hidden[a]))
+
+
+class _Relation:
+    """Whether two nodes share no families, or one holds all of the other's."""
+
+    def __init__(self, lattice: Lattice, nodes: np.ndarray) -> None:
+        radix = np.array(lattice.radix)
+        self.coordinates = (lattice.codes[nodes][:, None] // lattice.strides) % radix
+        self.totals = np.array([lattice.total_code(axis) for axis in range(5)])
+        self.months = _MONTH_MASKS[self.coordinates[:, 1]]
+
+    def disjoint(self, a: int, b: int) -> bool:
+        ca, cb = self.coordinates[a], self.coordinates[b]
+        if not self.months[a] & self.months[b]:
+            return True
+        return any(
+            ca[axis] != cb[axis] and self.totals[axis] not in (ca[axis], cb[axis])
+            for axis in (0, 2, 3, 4)
+        )
+
+    def inside(self, inner: int, outer: int) -> bool:
+        ci, co = self.coordinates[inner], self.coordinates[outer]
+        if self.months[inner] & ~self.months[outer]:
+            return False
+        return all(co[axis] in (self.totals[axis], ci[axis]) for axis in (0, 2, 3, 4))
+
+
+_MONTH_MASKS = np.array(
+    [sum(1 << (m - 7) for m in _months_of(node)) for node in range(TIME_NODES)], dtype=np.int64
+)
+
+
+def _null_samples(
+    lattice: Lattice, matrices: list[np.ndarray], hidden: np.ndarray, scope: np.ndarray
+) -> np.ndarray:
+    """`_SAMPLES` random vectors of the null space of the line equations over `hidden`.
+
+    The equations are the lines whose nodes all lie in `scope`, restricted to their hidden
+    nodes (the shown ones are constants to the attacker). The hidden nodes fall apart into
+    components that share no equation; each is projected on its own (dense when small,
+    LSQR when large), with a generator seeded by the data, so the same cells always give
+    the same pattern.
+    """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.linalg import lsqr
+
+    column = np.full(len(lattice.codes), -1, dtype=np.int64)
+    column[hidden] = np.arange(len(hidden))
+    row_parts, column_parts, value_parts, rows = [], [], [], 0
+    for matrix in matrices:
+        matrix = matrix[scope[matrix].all(axis=1)]
+        columns = column[matrix]
+        members = columns >= 0
+        keep = members.any(axis=1)
+        columns, members = columns[keep], members[keep]
+        signs = np.ones(matrix.shape[1])
+        signs[-1] = -1.0
+        r, c = np.nonzero(members)
+        row_parts.append(r + rows)
+        column_parts.append(columns[r, c])
+        value_parts.append(signs[c])
+        rows += len(columns)
+    equations = sparse.csr_matrix(
+        (np.concatenate(value_parts), (np.concatenate(row_parts), np.concatenate(column_parts))),
+        shape=(rows, len(hidden)),
+    )
+    random = np.random.default_rng(int(lattice.n.sum()) + len(hidden))
+    result = random.standard_normal((len(hidden), _SAMPLES))
+    linked = (equations.T @ equations).tocsr()
+    count, label = connected_components(linked, directed=False)
+    touched = equations.tocsc()
+    for component in range(count):
+        members = np.flatnonzero(label == component)
+        block = touched[:, members]
+        used = np.unique(block.nonzero()[0])
+        if not len(used):
+            continue  # in no equation: the node is free
+        block = block[used]
+        target = result[members]
+        if len(members) <= _DENSE:
+            dense = block.toarray()
+            solution = np.linalg.lstsq(dense.T, target, rcond=None)[0]
+            result[members] = target - dense.T @ solution
+        else:
+            transposed = block.T.tocsr()
+            for sample in range(_SAMPLES):
+                solution = lsqr(transposed, target[:, sample], atol=1e-14, btol=1e-14)[0]
+                result[members, sample] = target[:, sample] - transposed @ solution
+    return result
+
+
+# --- every set of leaves, exactly (small years) ----------------------------------------------
+
+SET_AUDIT_LEAVES = 1_500
+"""Years with up to this many leaves (2 groups × 12 months × teams × municipalities × care
+types) get the exact audit over every set of leaves; larger ones the pair audit only."""
+_SET_ROUNDS = 200
+
+
+def _set_audit(
+    lattice: Lattice,
+    matrices: list[np.ndarray],
+    *,
+    scope: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+) -> bool:
+    """Hide more until no set of leaves with 1 to k-1 responses follows from the shown nodes.
+
+    Certificates, the line rule and the pair audit protect nodes, lines and pairs; a union of
+    three hidden groups, or a period minus two months of another, can still follow. A set S
+    of leaves follows iff its indicator v is a combination yᵀA of the shown nodes' leaf
+    indicators A, and then its count is y · (the shown counts) — so whether any such set of
+    1 to k-1 responses exists is a mixed-integer program over binary v and free y, which
+    HiGHS answers exactly enough for small years (a near-solution only hides one node more
+    than needed). Each set found is broken by hiding the cheapest shown node the derivation
+    uses, and the search repeats. `scope`: as in `_group_audit` (stage 1: the totals, over
+    leaves of group × month only). False when a set cannot be broken without a `fixed` node.
+    """
+    places = (1, 1, 1) if scope is not None else (len(lattice.levels[d]) for d in PLACE_DIMENSIONS)
+    shape = (2, 12, *places)
+    scope = np.ones(len(lattice.codes), dtype=bool) if scope is None else scope
+    fixed = np.zeros(len(lattice.codes), dtype=bool) if fixed is None else fixed
+    if int(np.prod(shape)) > SET_AUDIT_LEAVES or lattice.k <= 1:
+        return True
+    weights = _Boxes(lattice).weights
+    for _ in range(_SET_ROUNDS):
+        shown = np.flatnonzero(~lattice.hidden & scope)
+        try:
+            uses = _derivation_of_small_set(lattice, shown, shape)
+        except _Unsolved:
+            log.warning("%s: the set audit did not finish", lattice.year)
+            return False
+        if uses is None:
+            return True
+        candidates = [i for i in shown[uses] if not fixed[i] and not lattice.known[i]]
+        if not candidates:
+            return False
+        cheapest = min(candidates, key=lambda i: ((lattice.n[i] + 1) * weights[i], i))
+        lattice.hidden[cheapest] = True
+        if not _line_rule(lattice, fixed=fixed, matrices=matrices):
+            return False
+    return False
+
+
+def _derivation_of_small_set(
+    lattice: Lattice, shown: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """Which shown nodes (positions in `shown`) derive a set of 1..k-1 responses, or None."""
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    if not len(shown):
+        return None
+    indicators = _sparse_indicators(lattice, shown, shape)  # (shown, leaves)
+    counts = lattice.n_max[shown].astype(float)
+    n_shown, n_leaves = indicators.shape
+    equality = sparse.hstack([indicators.T, -sparse.identity(n_leaves, format="csr")], format="csr")
+    size = sparse.hstack([sparse.csr_array(counts[None, :]), sparse.csr_array((1, n_leaves))])
+    result = milp(
+        np.zeros(n_shown + n_leaves),
+        constraints=[LinearConstraint(equality, 0, 0), LinearConstraint(size, 1, lattice.k - 1)],
+        integrality=np.concatenate([np.zeros(n_shown), np.ones(n_leaves)]),
+        bounds=Bounds(
+            np.concatenate([np.full(n_shown, -np.inf), np.zeros(n_leaves)]),
+            np.concatenate([np.full(n_shown, np.inf), np.ones(n_leaves)]),
+        ),
+        options={"time_limit": 30.0},
+    )
+    if result.status == 2:  # infeasible: no such set
+        return None
+    if result.x is None:  # not solved in time: treat the year as unsafe
+        raise _Unsolved
+    return np.flatnonzero(np.abs(result.x[:n_shown]) > 1e-7)
+
+
+class _Unsolved(Exception):
+    """The exact set audit did not finish."""
+
+
+def _sparse_indicators(lattice: Lattice, nodes: np.ndarray, shape: tuple[int, ...]):
+    """The leaf indicators of `nodes` as a sparse matrix over leaves of `shape`."""
+    from scipy import sparse
+
+    coordinates = (lattice.codes[nodes][:, None] // lattice.strides) % np.array(lattice.radix)
+    rows, columns = [], []
+    grid = np.indices(shape).reshape(5, -1).T  # every leaf's coordinates
+    flat = np.arange(grid.shape[0])
+    month_masks = _MONTH_MASKS[coordinates[:, 1]]
+    for row, (point, months) in enumerate(zip(coordinates, month_masks, strict=True)):
+        member = ((months >> grid[:, 1]) & 1).astype(bool)
+        if point[0] != 2:
+            member &= grid[:, 0] == point[0]
+        for axis in (2, 3, 4):
+            if shape[axis] > 1 and point[axis] != lattice.total_code(axis):
+                member &= grid[:, axis] == point[axis]
+        columns.append(flat[member])
+        rows.append(np.full(member.sum(), row))
+    return sparse.csr_array(
+        (np.ones(sum(len(c) for c in columns)), (np.concatenate(rows), np.concatenate(columns))),
+        shape=(len(nodes), grid.shape[0]),
+    )
 
 
 # --- the exact audit (small blocks: tests and benchmarks) ------------------------------------

@@ -314,7 +314,9 @@ class PublicationPattern(Base):
     Deciding it takes seconds for a region (`analysis.publication`); the worker decides it after
     answers arrive and every web process reads it from here, so no page waits for it. `digest`
     is the fingerprint of the year's pair cells the pattern was decided for; `hidden` holds one
-    bit per node of the lattice, in the lattice's node order. Aggregates only: no person.
+    bit per node of the lattice, in the lattice's node order; `state` the pattern with the
+    counts per node it was decided for, from which the next pattern keeps showing what is
+    unchanged (`analysis.publication.build_lattice(previous=…)`). Aggregates only: no person.
     """
 
     __tablename__ = "publication_pattern"
@@ -323,6 +325,7 @@ class PublicationPattern(Base):
     min_cell_size: Mapped[int] = mapped_column(Integer, primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
     hidden: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

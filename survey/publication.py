@@ -116,18 +116,56 @@ def _lattice_now(session: Session, year: int, k: int) -> Lattice:
             _CACHE.move_to_end(key)
             return _CACHE[key]
     stored = session.get(PublicationPattern, (year, int(k)))
-    lattice = None
     if stored is not None and stored.digest == digest:
         with contextlib.suppress(ValueError):  # a pattern that does not fit is decided again
-            lattice = build_lattice(leaves, year, k, hidden=_unpack(stored.hidden))
-    if lattice is None:
-        if has_request_context() and small_groups(leaves, k) > IN_REQUEST_LIMIT:
-            coarse_key = (*key, "coarse")
-            with _LOCK:
-                cached = _CACHE.get(coarse_key)
-            return cached or _remember(coarse_key, build_lattice(leaves, year, k, coarse=True))
-        lattice = build_lattice(leaves, year, k)
-    return _remember(key, lattice)
+            return _remember(key, build_lattice(leaves, year, k, hidden=_unpack(stored.hidden)))
+    previous = stored.state if stored is not None else None
+    if has_request_context() and small_groups(leaves, k) > IN_REQUEST_LIMIT:
+        coarse_key = (*key, "coarse")
+        with _LOCK:
+            cached = _CACHE.get(coarse_key)
+        quick = build_lattice(leaves, year, k, coarse=True, previous=previous)
+        return cached or _remember(coarse_key, quick)
+    return _remember(key, _decide(session, year, k, leaves, digest, stored))
+
+
+def _decide(
+    session: Session,
+    year: int,
+    k: int,
+    leaves: pd.DataFrame,
+    digest: str,
+    stored: PublicationPattern | None,
+) -> Lattice:
+    """Decide the year's pattern, keeping what the stored one showed, and store it.
+
+    Every full pattern that anyone may see is stored before it is shown: the next one is
+    decided around it (`build_lattice(previous=…)`), so two downloads on different days never
+    hold two patterns that were decided apart.
+    """
+    lattice = build_lattice(leaves, year, k, previous=stored.state if stored else None)
+    packed = np.packbits(lattice.hidden).tobytes()
+    state = lattice.state()
+    if stored is None:
+        session.add(
+            PublicationPattern(
+                year=year, min_cell_size=int(k), digest=digest, hidden=packed, state=state
+            )
+        )
+    else:
+        stored.digest, stored.hidden, stored.state = digest, packed, state
+        stored.decided_at = utcnow()
+    try:
+        session.commit()
+    except IntegrityError:  # another process stored it at the same moment: show that one
+        session.rollback()
+        stored = session.get(PublicationPattern, (year, int(k)))
+        if stored is not None and stored.digest == digest:
+            return build_lattice(leaves, year, k, hidden=_unpack(stored.hidden))
+        # Decided for other cells: show only what it showed unchanged, until decided again.
+        lattice = build_lattice(leaves, year, k, previous=stored.state if stored else None)
+        lattice.hidden[:] = ~lattice.kept
+    return lattice
 
 
 def _remember(key: tuple, lattice: Lattice) -> Lattice:
@@ -153,23 +191,12 @@ def decide_patterns(session: Session, k: int) -> int:
         stored = session.get(PublicationPattern, (year, int(k)))
         if stored is not None and stored.digest == digest:
             continue
-        lattice = build_lattice(leaves, year, k)
-        packed = np.packbits(lattice.hidden).tobytes()
-        if stored is None:
-            session.add(
-                PublicationPattern(year=year, min_cell_size=int(k), digest=digest, hidden=packed)
-            )
-        else:
-            stored.digest, stored.hidden, stored.decided_at = digest, packed, utcnow()
-        try:
-            session.commit()
-        except IntegrityError:  # another worker stored it at the same moment
-            session.rollback()
+        _decide(session, year, k, leaves, digest, stored)
         decided += 1
     return decided
 
 
-PATTERN_VERSION = b"2"
+PATTERN_VERSION = b"3"
 """Part of every fingerprint: a pattern decided by an older rule is never reused."""
 
 
