@@ -8,15 +8,18 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: install run test lint format translations clean bench bench-quick
+.PHONY: install run test lint format translations clean bench bench-quick lock
 
-$(STAMP): pyproject.toml
+# Installs from requirements.lock (every package pinned, the same on every machine); the project
+# itself goes in editable, without resolving again. pyproject.toml keeps the lower bounds.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	# deduce builds its name and place lookup structures once per install (over a minute);
 	# do it here, so no request and no test waits for it.
-	$(BIN)/python -m survey.deidentify --prepare
+	$(BIN)/python -m survey.quotes.deidentify --prepare
 	touch $(STAMP)
 
 install: $(STAMP) translations
@@ -70,9 +73,17 @@ constraints: $(STAMP)
 	mkdir -p deploy; mv "$$tmp/constraints.txt" deploy/constraints.txt; \
 	echo "wrote deploy/constraints.txt"
 
+# Style, the import contracts of pyproject.toml ([tool.importlinter]) and the type checker.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+# Pin every package anew from the lower bounds in pyproject.toml (then commit requirements.lock).
+lock: install
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
 
 format: install
 	$(BIN)/ruff format .

@@ -16,7 +16,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-# Top-level folders of the repository that the package carries (see survey.resource_dir).
+# Top-level folders of the repository that the package carries (see survey.paths.resource_dir).
 BUNDLED = ("templates", "migrations")
 
 

@@ -77,12 +77,13 @@ def response_rate_chart(
         }
     )
     y = alt.Y("cohort:N", title=None, sort=None)
-    offset = {"yOffset": alt.YOffset("series:N", sort=None)} if series else {}
-    colour = {"color": alt.Color("series:N", title=text["series"], sort=None)} if series else {}
-    base = alt.Chart(data).encode(y=y, **offset)
+    # Without a series, no offset and no colour channel (Undefined: as if not given).
+    offset = alt.YOffset("series:N", sort=None) if series else alt.Undefined
+    colour = alt.Color("series:N", title=text["series"], sort=None) if series else alt.Undefined
+    base = alt.Chart(data).encode(y=y, yOffset=offset)
     bars = base.mark_bar().encode(
         x=alt.X("rate:Q", axis=alt.Axis(format="%"), title=text["rate"]),
-        **colour,
+        color=colour,
         tooltip=[
             alt.Tooltip("cohort:N", title=text["cohort"]),
             *([alt.Tooltip("series:N", title=text["series"])] if series else []),

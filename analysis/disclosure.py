@@ -41,8 +41,22 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-TOTAL = "Totaal"
-"""Dimension value of a margin row: the sum over every value of that dimension."""
+TOTAL = "\x1dTotaal"
+"""Dimension value of a margin row: the sum over every value of that dimension.
+
+A marker, not a label: it starts with a control character (group separator), which no value
+from the data can hold (the episode import refuses control characters), so a team or a
+municipality that is really called "Totaal" is an ordinary cell. People read `TOTAL_LABEL`
+(`shown_value`)."""
+
+TOTAL_LABEL = "Totaal"
+"""What a margin row reads in tables and files."""
+
+
+def shown_value(value: object) -> object:
+    """A dimension value as people read it: the margin marker becomes "Totaal"."""
+    return TOTAL_LABEL if value == TOTAL else value
+
 
 SUPPRESSED_NOTE = "te weinig reacties"
 """What a reader sees instead of a suppressed figure (the same for both reasons, so the note
@@ -113,9 +127,9 @@ def suppress(
     if hidden is None:
         reason = suppression_pattern(n, known_empty, k)
     else:
-        given = np.zeros(n.shape, dtype=bool).reshape(-1)
-        given[flat] = hidden.to_numpy(dtype=bool)
-        given = given.reshape(n.shape)
+        given_flat = np.zeros(n.shape, dtype=bool).reshape(-1)
+        given_flat[flat] = hidden.to_numpy(dtype=bool)
+        given = given_flat.reshape(n.shape)
         if (~given & (n < k)).any():
             raise ValueError("the given pattern shows a figure of fewer than k responses")
         reason = np.where(n < k, _PRIMARY, np.where(given, _SECONDARY, _NONE)).astype(np.int8)

@@ -48,7 +48,7 @@ def format_number(value: float | int | None, decimals: int = 0, *, missing: str 
     Returns:
         The formatted number.
     """
-    if is_missing(value):
+    if value is None or is_missing(value):
         return missing
     return _dutch(_decimal(value), decimals)
 
@@ -80,7 +80,7 @@ def format_mark(value: float | None, *, missing: str = MISSING) -> str:
 
 def format_rate(value: float | None, *, missing: str = MISSING) -> str:
     """A share 0-1 as a whole percentage: ``0.297`` → ``"30%"``."""
-    if is_missing(value):
+    if value is None or is_missing(value):
         return missing
     return f"{_dutch(_decimal(value) * 100, 0)}%"
 

@@ -58,6 +58,8 @@ def representativeness(cohorts: pd.DataFrame, *, sent: int, responded: int) -> p
             response_share=np.where(shown & (responded > 0), cohort_responded / responded, np.nan),
             rate_ratio=np.where(known & (overall > 0), rate / overall, np.nan),
             representation=pd.Series(
-                np.where(known, flag, None), index=cohorts.index, dtype=object
+                np.where(known, flag, np.array(None, dtype=object)),
+                index=cohorts.index,
+                dtype=object,
             ),
         )

@@ -1,10 +1,10 @@
 """Import benchmark: the episode CSV import against a bare executemany of the same rows.
 
-Product: `survey.episodes.import_episodes` on a CSV of `rows` rows (streamed, validated, all or
-nothing, invitations made). Baseline: the same rows (an episode and its two invitations per line)
-parsed with the csv module and written with executemany — the least any import must do.
-Memory: the peak of a process that imports `rows` rows, next to one that imports a tenth as
-many; streaming keeps them close.
+Product: `survey.episodes.importing.import_episodes` on a CSV of `rows` rows (streamed,
+validated, all or nothing, invitations made). Baseline: the same rows (an episode and its two
+invitations per line) parsed with the csv module and written with executemany — the least any
+import must do. Memory: the peak of a process that imports `rows` rows, next to one that imports
+a tenth as many; streaming keeps them close.
 
     python -m bench.import_csv DATABASE_URL --rows 300000
 """
@@ -56,7 +56,7 @@ def product(url: str, path: Path) -> None:
     from flask import Flask
     from sqlalchemy.orm import Session
 
-    from survey.episodes import import_episodes
+    from survey.episodes.importing import import_episodes
 
     logging.disable(logging.INFO)
     engine = create_engine(url)

@@ -75,8 +75,8 @@ def make_app(url: str, port: int, folder: str):
 def queue(app, messages: int) -> None:
     """`messages` episodes with a parent address, invited through the real path (not sent)."""
     from survey.db import Base, get_engine, get_session
-    from survey.invitations import create_due_invitation_messages
-    from survey.mail import queue_invitation_messages
+    from survey.invitations.operations import create_due_invitation_messages
+    from survey.mail.messages import queue_invitation_messages
     from survey.models import Episode, Invitation
 
     with app.app_context():
@@ -105,8 +105,8 @@ def queue(app, messages: int) -> None:
 def product(app) -> int:
     """One delivery pass at AT: the invitations are due, their reminders are not."""
     from survey.db import get_session
-    from survey.mail import deliver_outbox
-    from survey.transports import make_transport
+    from survey.mail.outbox import deliver_outbox
+    from survey.mail.transports import make_transport
 
     with app.app_context():
         result = deliver_outbox(
@@ -119,7 +119,7 @@ def product(app) -> int:
 def stored_messages(app) -> list[tuple[str, str, bytes]]:
     """Sender, recipient and bytes of every invitation message, as the product would send it."""
     from survey.db import get_session
-    from survey.mail import build_mail
+    from survey.mail.messages import build_mail
     from survey.models import OutboxMessage
 
     with app.app_context():

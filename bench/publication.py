@@ -8,8 +8,8 @@ lattice (the same nodes, counts and margins, no protection), median of 3 runs. A
 size it also times the exact audit (the dense row-space test over the leaves that the tests
 use), which grows with the cube of the number of leaves and cannot run at region size.
 
-The pattern is decided once per year and version of that year's cells (`survey.publication`
-caches it), not per request; a page pays the cache lookup.
+The pattern is decided once per year and version of that year's cells
+(`survey.reporting.publication` caches it), not per request; a page pays the cache lookup.
 """
 
 from __future__ import annotations

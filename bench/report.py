@@ -2,11 +2,11 @@
 
 Data: `responses` responses and 3.3 × as many sent invitations, spread over 2 groups × 60 months
 × 40 teams × 40 municipalities × 6 care types, written straight into the tables in large batches
-(the import path has its own benchmark). Product: `survey.reports.cohort_rows` by group × quarter
-× team — the two SQL queries, pandas, margins and disclosure control, what the dashboard's
-breakdown shows. Baseline: the same two SQL statements executed bare through the DBAPI cursor,
-rows fetched and nothing else. Also: the dashboard page as a signed-in quality user sees it, and
-the peak memory of a process that only builds the report.
+(the import path has its own benchmark). Product: `survey.reporting.cohorts.cohort_rows` by
+group × quarter × team — the two SQL queries, pandas, margins and disclosure control, what the
+dashboard's breakdown shows. Baseline: the same two SQL statements executed bare through the
+DBAPI cursor, rows fetched and nothing else. Also: the dashboard page as a signed-in quality
+user sees it, and the peak memory of a process that only builds the report.
 
     python -m bench.report DATABASE_URL --responses 1000000
 """
@@ -142,7 +142,7 @@ def fill(url: str, responses: int, seed: int = 8) -> None:
 def period() -> object:
     """The newest whole year of the data: figures are published per fixed period only."""
     from analysis.publication import PublicationPeriod
-    from survey.reports import Period
+    from survey.reporting.dimensions import Period
 
     return Period.of(PublicationPeriod(month(MONTHS - 1).year, "year"))
 
@@ -150,7 +150,7 @@ def period() -> object:
 def product(url: str) -> None:
     from sqlalchemy.orm import Session
 
-    from survey.reports import cohort_rows
+    from survey.reporting.cohorts import cohort_rows
 
     engine = create_engine(url)
     with Session(engine) as session:
@@ -163,7 +163,7 @@ def product(url: str) -> None:
 
 def baseline_statements(url: str) -> list[str]:
     """The report's own two SQL statements, compiled with their parameters inlined."""
-    from survey.reports import funnel_query, mark_query
+    from survey.reporting.queries import funnel_query, mark_query
 
     engine = create_engine(url)
     queries = [funnel_query(DIMS, period()), mark_query(DIMS, period())]
@@ -189,8 +189,8 @@ def dashboard_seconds(url: str, runs: int) -> dict[str, float]:
     import tempfile
 
     from survey import create_app
+    from survey.accounts.users import create_user
     from survey.db import get_session
-    from survey.staff.accounts import create_user
 
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(

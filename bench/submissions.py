@@ -66,7 +66,7 @@ ATTRIBUTE = re.compile(rb'([a-z_-]+)(?:="([^"]*)")?')
 def fill(url: str, invitations: int) -> list[str]:
     """Create the schema and `invitations` sent, answerable parent invitations; their tokens."""
     from survey.db import Base
-    from survey.invitations import hash_token, new_token
+    from survey.invitations.operations import hash_token, new_token
     from survey.models import Episode, Invitation, utcnow
 
     tokens = [new_token() for _ in range(invitations)]

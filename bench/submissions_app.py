@@ -26,7 +26,7 @@ from bench.submissions import BENCH_TABLE
 def make_app() -> Flask:
     from survey import create_app
     from survey.db import get_session
-    from survey.security import csrf
+    from survey.web.security import csrf
 
     app = create_app()
 

@@ -36,7 +36,7 @@ forwarded_allow_ips = "127.0.0.1"
 
 # Logs to stdout/stderr: the systemd journal keeps them. The access-log line has the method and
 # the path without the query string (%(U)s, never %(r)s), status, size, seconds and the worker's
-# pid. The app's logging filter (survey.security.RedactTokens) turns the token in survey and
+# pid. The app's logging filter (survey.web.security.RedactTokens) turns the token in survey and
 # opt-out paths into [token]; it redacts the values of this format, so only plain atoms are used
 # here (a header atom such as %({x-forwarded-for}i)s would break it when the header is absent).
 # The client's address is in nginx's access log.

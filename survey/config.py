@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask.helpers import get_debug_flag
+
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -72,7 +74,7 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "PURGE_AFTER_DAYS": _int(env, "PURGE_AFTER_DAYS", 30),
         "INVITE_MAX_AGE_DAYS": _int(env, "INVITE_MAX_AGE_DAYS", 60),
         # Whole years that answers (with their comments) are kept, counted in whole months of the
-        # end of care: `purge` erases a period as a whole (see survey.retention).
+        # end of care: `purge` erases a period as a whole (see survey.retention.purge).
         "RESPONSE_RETENTION_YEARS": _int(env, "RESPONSE_RETENTION_YEARS", 5, minimum=1),
         # Whole years that the audit log is kept. NEN 7513 (logging access to health data) expects
         # access logs to be kept at least as long as the data they protect stay accessible: the
@@ -116,8 +118,6 @@ def app_settings(
     """The settings `create_app` runs with, before `check_config`: the environment, FLASK_DEBUG
     as Flask reads it, the caller's overrides, and the cookie names and flags they imply.
     `ervaringswijzer check` judges the very same dict."""
-    from flask.helpers import get_debug_flag
-
     config = load_config(instance_path)
     config["DEBUG"] = get_debug_flag()
     config.update(overrides or {})

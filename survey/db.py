@@ -11,7 +11,7 @@ import weakref
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import CursorResult, Executable, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -29,6 +29,24 @@ class Base(DeclarativeBase):
     """Base class of every model."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The `Table` a model is mapped to (SQLAlchemy types `__table__` as any FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table), f"{model.__name__} is mapped to a table"
+    return table
+
+
+def rows_affected(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE (without RETURNING) in `session`; how many rows it matched.
+
+    `Session.execute` is typed to return a plain `Result`; for DML it is a `CursorResult`,
+    the one that carries `rowcount`.
+    """
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult), "DML without RETURNING gives a CursorResult"
+    return result.rowcount
 
 
 def make_engine(url: str) -> Engine:

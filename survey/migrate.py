@@ -1,7 +1,7 @@
 """Running the Alembic migrations programmatically (no alembic.ini needed).
 
 The migrations live in the checkout's top-level `migrations/`, or inside an installed package
-(`survey/migrations/`, see `survey.resource_dir`).
+(`survey/migrations/`, see `survey.paths.resource_dir`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from survey import resource_dir
+from survey.paths import resource_dir
 
 MIGRATIONS_DIR = resource_dir("migrations")
 

@@ -32,9 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.db import Base
+from survey.enums import Group, Language, MessageKind, MessageStatus, QuoteStatus, Role, one_of
 
-RESPONDENT_GROUPS = ("youth", "parent")
-LANGUAGES = ("nl", "en")
+LANGUAGES = tuple(Language)
 
 
 def utcnow() -> datetime:
@@ -54,12 +54,12 @@ class Episode(Base):
     municipality: Mapped[str] = mapped_column(String(200))
     care_type: Mapped[str] = mapped_column(String(200))
     youth_age: Mapped[int | None] = mapped_column(SmallInteger)
-    language: Mapped[str] = mapped_column(String(2), default="nl")
+    language: Mapped[str] = mapped_column(String(2), default=Language.NL)
     imported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     invitations: Mapped[list[Invitation]] = relationship(back_populates="episode")
 
-    __table_args__ = (CheckConstraint("language IN ('nl', 'en')", name="language"),)
+    __table_args__ = (CheckConstraint(one_of("language", Language), name="language"),)
 
 
 class Invitation(Base):
@@ -75,7 +75,7 @@ class Invitation(Base):
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id", ondelete="CASCADE"))
     respondent_group: Mapped[str] = mapped_column(String(10))
     email: Mapped[str | None] = mapped_column(String(254))
-    language: Mapped[str] = mapped_column(String(2), default="nl")
+    language: Mapped[str] = mapped_column(String(2), default=Language.NL)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     invited_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -92,8 +92,8 @@ class Invitation(Base):
 
     __table_args__ = (
         UniqueConstraint("episode_id", "respondent_group"),
-        CheckConstraint("respondent_group IN ('youth', 'parent')", name="respondent_group"),
-        CheckConstraint("language IN ('nl', 'en')", name="language"),
+        CheckConstraint(one_of("respondent_group", Group), name="respondent_group"),
+        CheckConstraint(one_of("language", Language), name="language"),
         # Finding the invitations that are due: not yet invited.
         Index("ix_invitation_invited_at", "invited_at"),
         # Opting out reaches every invitation to the same address.
@@ -122,7 +122,7 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
@@ -134,10 +134,8 @@ class OutboxMessage(Base):
     invitation: Mapped[Invitation | None] = relationship()
 
     __table_args__ = (
-        CheckConstraint("kind IN ('invitation', 'reminder')", name="kind"),
-        CheckConstraint(
-            "status IN ('pending', 'sent', 'failed', 'bounced', 'cancelled')", name="status"
-        ),
+        CheckConstraint(one_of("kind", MessageKind), name="kind"),
+        CheckConstraint(one_of("status", MessageStatus), name="status"),
         # The delivery claim walks the due messages in order (next_attempt_at, id) and stops
         # after one batch; only pending rows are in the index, so sent ones cost nothing.
         Index(
@@ -153,17 +151,15 @@ class OutboxMessage(Base):
 class MailSuppression(Base):
     """An address that opted out, kept only as a hash so the address itself can be erased.
 
-    `address_hash` is `survey.optout.address_hash(email)`: new invitations to a suppressed address
-    are made without the address and marked opted out, so nothing is ever sent to it again.
+    `address_hash` is `survey.invitations.optout.address_hash(email)`: new invitations to a
+    suppressed address are made without the address and marked opted out, so nothing is ever
+    sent to it again.
     """
 
     __tablename__ = "mail_suppression"
 
     address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-
-
-STAFF_ROLES = ("admin", "quality", "communications", "viewer")
 
 
 class StaffUser(Base):
@@ -182,9 +178,7 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'quality', 'communications', 'viewer')", name="role"),
-    )
+    __table_args__ = (CheckConstraint(one_of("role", Role), name="role"),)
 
 
 class StaffSession(Base):
@@ -253,7 +247,7 @@ class Response(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("respondent_group IN ('youth', 'parent')", name="respondent_group"),
+        CheckConstraint(one_of("respondent_group", Group), name="respondent_group"),
         Index("ix_response_end_month_respondent_group", "end_month", "respondent_group"),
     )
 
@@ -273,9 +267,6 @@ class ResponseAnswer(Base):
     response: Mapped[Response] = relationship(back_populates="answers")
 
     __table_args__ = (Index("ix_response_answer_item_id", "item_id"),)
-
-
-QUOTE_STATUSES = ("new", "approved", "rejected")
 
 
 class Comment(Base):
@@ -301,7 +292,7 @@ class Comment(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "quote_status IS NULL OR quote_status IN ('new', 'approved', 'rejected')",
+            one_of("quote_status", QuoteStatus, nullable=True),
             name="quote_status",
         ),
         Index("ix_comment_quote_status", "quote_status"),
@@ -329,5 +320,5 @@ class PublicationPattern(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-# The cohort cells the dashboard reads (aggregates only), kept by triggers: survey/cells.py.
+# The cohort cells the dashboard reads (aggregates only), kept by triggers: survey/cells/.
 from survey.cells import funnel_cell, mark_cell  # noqa: E402, F401

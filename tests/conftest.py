@@ -1,8 +1,9 @@
 """Fixtures: an app with a fresh database per test, on SQLite and (when reachable) PostgreSQL.
 
 Every test that uses `app` runs twice: `[sqlite]` on a new file, `[postgresql]` against
-TEST_DATABASE_URL (tables created once per run, emptied after each test). On a newcomer's machine
-without PostgreSQL the PostgreSQL runs skip with the reason; under CI (CI=true) they fail instead.
+TEST_DATABASE_URL (a schema of this run: tables created once, emptied after each test). On a
+newcomer's machine without PostgreSQL the PostgreSQL runs skip with the reason; under CI
+(CI=true) they fail instead.
 """
 
 from __future__ import annotations
@@ -10,19 +11,23 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 import survey.models  # noqa: F401  (registers every table on Base.metadata for create_all)
 from survey import create_app
-from survey.db import Base, get_session
-from survey.limits import limiter
+from survey.db import Base
+from survey.web.limits import limiter
+
+# Fixtures that several test modules share, kept in the helper module of their subject.
+pytest_plugins = ("tests.fuzzing", "tests.mailroom", "tests.purge_region")
 
 BACKENDS = ["sqlite", "postgresql"]
 PUBLIC_BASE_URL = "https://ervaringswijzer.test"
@@ -35,47 +40,59 @@ def service_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-_pg_state: dict[str, object] = {}
+def postgres_server_url() -> URL:
+    """TEST_DATABASE_URL: the PostgreSQL server of the tests (skip, or fail under CI, if unset).
 
-
-def postgres_url() -> str:
-    """A URL for TEST_DATABASE_URL in a schema of this test run, with our tables (made once).
-
-    Each run gets its own schema, so parallel runs on one server (several developers, helpers,
-    xdist workers) never see each other's tables.
+    Every way a test reaches PostgreSQL starts here: the `postgres_url` fixture (this run's
+    schema), `postgres_schema` (a schema of one module or test) and the production stack's
+    databases (tests/stack.py).
     """
     base_url = os.environ.get("TEST_DATABASE_URL")
     if not base_url:
         service_missing("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    if "error" not in _pg_state and "url" not in _pg_state:
-        schema = f"test_run_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        try:
-            admin = create_engine(base_url)
-            with admin.begin() as connection:
-                connection.execute(text(f"CREATE SCHEMA {schema}"))
-            admin.dispose()
-        except Exception as exc:  # any failure to reach it means the same thing here
-            shown = make_url(base_url).render_as_string()
-            _pg_state["error"] = f"PostgreSQL at {shown} unreachable: {type(exc).__name__}: {exc}"
-        else:
-            url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-            url_text = url.render_as_string(hide_password=False)
-            engine = create_engine(url_text)
-            Base.metadata.create_all(engine)
-            engine.dispose()
-            _pg_state.update(url=url_text, schema=schema, base_url=base_url)
-    if "error" in _pg_state:
-        service_missing(str(_pg_state["error"]))
-    return str(_pg_state["url"])
+    return make_url(base_url)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Drop this run's PostgreSQL schema."""
-    if "schema" in _pg_state:
-        engine = create_engine(str(_pg_state["base_url"]))
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {_pg_state['schema']} CASCADE"))
+@contextmanager
+def postgres_schema(prefix: str, tables: bool = True) -> Iterator[str]:
+    """A new schema on TEST_DATABASE_URL, with our tables unless `tables` is False: its URL.
+
+    Each gets a name of its own, so parallel runs on one server (several developers, helpers,
+    xdist workers) never see each other's tables. Dropped on exit.
+    """
+    server = postgres_server_url()
+    schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # any failure to reach it means the same thing here
+        admin.dispose()
+        shown = server.render_as_string()
+        service_missing(f"PostgreSQL at {shown} unreachable: {type(exc).__name__}: {exc}")
+    url = server.update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    if tables:
+        engine = create_engine(url_text)
+        Base.metadata.create_all(engine)
         engine.dispose()
+    try:
+        yield url_text
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """This run's schema on TEST_DATABASE_URL with our tables, made once (tests empty it).
+
+    Asked for only by the PostgreSQL runs, so an unreachable server skips (fails under CI) those
+    alone; pytest keeps that outcome, so the server is tried once per run.
+    """
+    with postgres_schema("test_run") as url:
+        yield url
 
 
 def _truncate_all(url: str) -> None:
@@ -96,22 +113,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         engine.dispose()
         yield url
     else:
-        url = postgres_url()
+        url = request.getfixturevalue("postgres_url")
         yield url
         _truncate_all(url)
 
 
-class IsolatedClient(FlaskClient):
-    """A test client whose every request gets a fresh application context.
-
-    Flask reuses an application context that a test keeps open (the `db` fixture does), so
-    without this `g` — the database session, the signed-in user, the language — would leak
-    from one request, or one client, into the next and hide bugs.
-    """
-
-    def open(self, *args: object, **kwargs: object):  # type: ignore[override]
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) on each backend: for migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+    else:
+        with postgres_schema("migration", tables=False) as url:
+            yield url
 
 
 def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Flask:
@@ -129,7 +143,6 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Fla
     }
     config.update(overrides)
     app = create_app(config)
-    app.test_client_class = IsolatedClient
     limiter.reset()  # rate-limit counts never leak from one test into the next
     return app
 
@@ -156,9 +169,14 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A database session inside an app context."""
-    with app.app_context():
-        yield get_session()
+    """A database session of `app`, outside any application context.
+
+    No context stays pushed for the test, so each request of a test client, and each command of
+    the CLI runner, gets a context (and a session) of its own, as on a server.
+    """
+    session = app.extensions["db_sessionmaker"]()
+    yield session
+    session.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from survey.invitations import hash_token, new_token
+from survey.invitations.operations import hash_token, new_token
 from survey.models import Episode, Invitation, utcnow
 
 _numbers = itertools.count(1)
@@ -73,9 +73,9 @@ def make_comment(
     session: Session, text: str, *, consent: bool = True, group: str = "parent", **episode: Any
 ) -> str:
     """A response with `text` as its comment, submitted through the real service; its id."""
+    from survey.answers.operations import submit_response
+    from survey.answers.questionnaires import load_questionnaires
     from survey.models import Comment
-    from survey.questionnaires import load_questionnaires
-    from survey.responses import submit_response
 
     episode.setdefault("youth_age", 17)
     invitation, _ = make_invited(

@@ -1,37 +1,43 @@
 """Helpers for staff tests: accounts made through the real service, sign-in through the real pages.
 
-`make_staff` creates a user with `survey.staff.accounts.create_user` (argon2id hash, password
+`make_staff` creates a user with `survey.accounts.users.create_user` (argon2id hash, password
 policy) and, by default, a TOTP secret. `sign_in` does what a browser does: GET the login page,
 POST email and password with the page's CSRF token, then the second step with a code computed by
 pyotp from the secret (or enrols the authenticator app when the account has none yet).
 
-Make requests with `get`, `post_form` or `request` here rather than `client.get` while the `db`
-fixture is in use: that fixture keeps an application context pushed, Flask then reuses it for
-every request, and `g` (the signed-in user, the CSRF token, the database session) leaks from one
-request, and one client, into the next.
+`get`, `post_form` and `request` give each request an application context of its own, also
+inside a `database(app)` or `app.app_context()` block: Flask reuses a context that is already
+pushed, and `g` (the signed-in user, the CSRF token, the database session) would then leak from
+one request, and one client, into the next.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import itertools
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pyotp
+import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from survey import create_app
+from survey.accounts import passwords
+from survey.accounts.users import TOTP_STEP_SECONDS, new_totp_secret
+from survey.accounts.users import create_user as create_staff_user
 from survey.db import get_session
-from survey.models import StaffUser
-from survey.staff.accounts import TOTP_STEP_SECONDS, new_totp_secret
-from survey.staff.accounts import create_user as create_staff_user
-from tests.pages import csrf_token
+from survey.models import AuditEvent, StaffUser
+from tests.conftest import PUBLIC_BASE_URL
+from tests.pages import csrf_token, soup
 
 DEFAULT_PASSWORD = "lange wandeling langs de Eem 2024"
 LOGIN_URL = "/staff/login"
@@ -66,6 +72,13 @@ def make_staff(
     secret = new_totp_secret() if with_totp else None
     user.totp_secret = secret
     user.active = active
+    # The account is the test's set-up, not an action under test: its audit event goes, so
+    # that tests of the audit log see only what they do themselves.
+    db.execute(
+        delete(AuditEvent).where(
+            AuditEvent.action == "user created", AuditEvent.object_id == str(user.id)
+        )
+    )
     db.commit()
     return user, password, secret
 
@@ -106,17 +119,17 @@ def fresh_code(client: FlaskClient, email: str, secret: str) -> str:
 
 def enrolment_secret(page: str) -> str:
     """The TOTP key shown on the set-up page (for typing into an authenticator app)."""
-    match = re.search(r'<code class="secret">([^<]+)</code>', page)
-    assert match, "no TOTP key on the set-up page"
-    return html.unescape(match.group(1)).strip()
+    key = soup(page).find("code", class_="secret")
+    assert key, "no TOTP key on the set-up page"
+    return key.get_text().strip()
 
 
 def request(client: FlaskClient, method: str, url: str, **options: object) -> TestResponse:
     """One request in its own application context, as a real server handles it.
 
-    Flask reuses an application context that is already pushed (the `db` fixture pushes one),
-    so `g` (Flask-WTF's cached CSRF token, Flask-Login's user, the database session) would
-    otherwise carry over from one request to the next.
+    Flask reuses an application context that is already pushed (inside `database(app)` or
+    `app.app_context()`), so `g` (Flask-WTF's cached CSRF token, Flask-Login's user, the
+    database session) would otherwise carry over from one request to the next.
     """
     with client.application.app_context():
         return client.open(url, method=method, **options)
@@ -201,3 +214,75 @@ URL_FORMATS = {
     "/staff/quotes/export.<fmt>": "csv",
     "/staff/quotes/infoblad.<fmt>": "md",
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_hashing() -> Iterator[None]:
+    """Cheap argon2id parameters, for a module that imports this fixture: its tests count
+    sign-ins, not hashing cost (`test_users_create_makes_an_account_with_an_argon2id_hash`
+    checks the real parameters)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
+        yield
+
+
+def login_redirect(answer: object) -> bool:
+    """Whether an answer sends the browser to the sign-in page."""
+    location = answer.headers.get("Location", "")  # type: ignore[attr-defined]
+    return answer.status_code == 302 and urlsplit(location).path == LOGIN_URL  # type: ignore[attr-defined]
+
+
+# -- the app's routes -----------------------------------------------------------------------------
+
+
+def _route_listing_app() -> Flask:
+    """An app whose url_map is read; it never opens its (in-memory) database."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "route listing",
+        "DATABASE_URL": "sqlite://",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+    }
+    return create_app(config)
+
+
+@pytest.fixture(scope="module")
+def route_app() -> Iterator[Flask]:
+    """An app for reading the url_map (its in-memory database is never opened)."""
+    app = _route_listing_app()
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@functools.cache
+def staff_routes() -> list[tuple[str, str, str]]:
+    """(endpoint, rule, method) for every GET and POST of every rule under /staff.
+
+    Made once, when first asked for (collection parametrizes with it), never at import.
+    """
+    app = _route_listing_app()
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule == "/staff" or rule.rule.startswith("/staff/"):
+            for method in (rule.methods or set()) & {"GET", "POST"}:
+                routes.add((rule.endpoint, rule.rule, method))
+    app.extensions["db_engine"].dispose()
+    return sorted(routes)
+
+
+def post_routes(app: Flask) -> set[str]:
+    """Every endpoint of the whole app that accepts POST."""
+    return {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in (rule.methods or ())}
+
+
+def fill(rule: str, values: dict[str, object]) -> str:
+    """The URL of `rule` with its arguments (`<int:user_id>`) taken from `values`."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            pytest.fail(f"no test value for URL argument <{name}> of {rule}: add one")
+        value = values[name]
+        return str(value[rule] if isinstance(value, dict) else value)
+
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", value, rule)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from survey import quotes
 from survey.models import Comment, utcnow
+from survey.quotes import operations as quotes
 from tests.browser import axe_violations, chromium, screenshot
 from tests.conftest import make_test_app
 from tests.factories import make_comment, make_episode, make_invited

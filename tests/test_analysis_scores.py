@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis.cohorts import add_margins, merge_cells, response_rates
+from analysis.disclosure import TOTAL
 from analysis.scores import (
     COUNT_COLUMNS,
     additive_columns,
@@ -88,12 +89,12 @@ def test_margins_equal_recomputation_from_raw_marks(raw):
     cube = mark_statistics(add_margins(aggregate(raw, ["group", "team"]), ["group", "team"]))
     for row in cube.itertuples():
         selected = raw
-        if row.group != "Totaal":
+        if row.group != TOTAL:
             selected = selected[selected["group"] == row.group]
-        if row.team != "Totaal":
+        if row.team != TOTAL:
             selected = selected[selected["team"] == row.team]
         assert row.n == len(selected)
-        assert row.is_total == ("Totaal" in (row.group, row.team))
+        assert row.is_total == (TOTAL in (row.group, row.team))
         if len(selected):
             assert row.mean == pytest.approx(selected["mark"].mean(), abs=1e-9)
         if len(selected) > 1:

@@ -17,6 +17,7 @@ import re
 import pytest
 
 from analysis.publication import PublicationPeriod
+from tests.pages import options, soup, text_of, visible
 from tests.staff_helpers import get, signed_in_client
 from tests.test_attack import GROUPS, YEAR, derivable, fill_year, leaf_mask, row_space
 
@@ -38,7 +39,7 @@ def test_a_viewer_and_a_quality_officer_cannot_single_out_a_family_on_the_web(ap
     answers, comments = fill_year(db, 4, rate=1.0)
     viewer, _ = signed_in_client(app, db, "viewer")
     page = get(viewer, "/staff/dashboard/").get_data(as_text=True)
-    offered = sorted(set(re.findall(r'<option value="(\d{4}(?:-[QH]?\d{1,2})?)"', page)))
+    offered = sorted(set(options(page, "period")))
     periods = [PublicationPeriod.parse(key) for key in offered]
     assert {p.kind for p in periods} == {"month", "quarter", "half", "year"}
     assert all(p.year == YEAR for p in periods) and len(periods) == 19
@@ -67,16 +68,19 @@ def test_a_viewer_and_a_quality_officer_cannot_single_out_a_family_on_the_web(ap
             text = get(quality, "/staff/dashboard/comments", query_string=query).get_data(
                 as_text=True
             )
-            heading = re.search(r"<h2>(\d+) ", text)
+            # The heading over the comments: "5 opmerkingen".
+            counted = [visible(h).split()[0] for h in soup(text).find_all("h2") if visible(h)]
+            heading = next((words for words in counted if words.isdecimal()), None)
             mask = leaf_mask({"group": group}, period)
             if heading:
                 assert answers[mask].sum() >= K
-                assert int(heading.group(1)) == comments[mask].sum()
+                assert int(heading) == comments[mask].sum()
                 comment_masks.append(mask)
-                comment_counts.append(int(heading.group(1)))
+                comment_counts.append(int(heading))
             else:  # a hidden group: the notice, and none of its comments
                 assert "te weinig reacties" in text
-                assert not re.search(r"Opmerking \d+", text)
+                assert not soup(text).select("blockquote.quote-text"), "a hidden group's comment"
+                assert not re.search(r"Opmerking \d+", text_of(text))
 
     basis = row_space(shown)
     small = [m for m in hidden if 1 <= answers[m].sum() < K]

@@ -1,4 +1,4 @@
-"""The cohort cells the database keeps (survey/cells.py) always equal the base tables' sums.
+"""The cohort cells the database keeps (survey/cells/) always equal the base tables' sums.
 
 Random writes of every kind the triggers must follow (invite, send, open, remind, answer,
 bounce, opt out, move an invitation or an episode, delete an episode, answer, change or delete a
@@ -19,7 +19,9 @@ from analysis.publication import PublicationPeriod
 from survey.cells import funnel_cell, mark_cell, rebuild, trigger_names
 from survey.db import make_engine
 from survey.models import Episode, Invitation, Response, ResponseAnswer
-from survey.reports import Cells, Period, cells_can_answer, cohort_rows
+from survey.reporting.cohorts import Cells, cohort_rows
+from survey.reporting.dimensions import Period
+from survey.reporting.queries import cells_can_answer
 
 TEAMS = ("Noord", "Zuid", "Oost")
 PLACES = ("Amersfoort", "Leusden", "Soest")
@@ -244,7 +246,7 @@ def test_each_change_counts_once_per_pair_of_dimensions(engine):
 
 
 def test_the_dashboards_cells_come_from_the_kept_sums_and_equal_the_base_tables(db):
-    from tests.test_dashboard import mixed_region
+    from tests.dashboard_data import mixed_region
 
     mixed_region(db)
     cubes = [("group",), ("group", "month"), ("municipality", "care_type")]

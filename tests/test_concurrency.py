@@ -76,7 +76,7 @@ def test_gunicorn_access_log_lines_are_redacted_and_keep_gunicorn_s_header_looku
     lacks; redaction must keep that mapping, or every line with such a field fails to log."""
     from gunicorn.glogging import SafeAtoms
 
-    from survey.security import RedactTokens
+    from survey.web.security import RedactTokens
 
     token = "Abc_def-123456789012345678901234567890123456"
     atoms = SafeAtoms({"r": f"GET /s/{token} HTTP/1.1", "s": "200", "U": f"/s/{token}"})

@@ -8,13 +8,13 @@ import json
 import pytest
 
 from survey import create_app
-from survey.config import ConfigError, load_config
-from survey.questionnaires import (
+from survey.answers.questionnaires import (
     DEFINITION_DIR,
     QuestionnaireError,
     load_questionnaires,
     parse_questionnaire,
 )
+from survey.config import ConfigError, load_config
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path, monkeypatch):

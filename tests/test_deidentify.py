@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from survey.deidentify import PLACEHOLDERS, Deidentifier
+from survey.quotes.deidentify import PLACEHOLDERS, Deidentifier
 
 DATA = Path(__file__).parent / "data"
 KNOWN = {

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from survey.models import Episode, Invitation, Response, ResponseAnswer
 from tests.conftest import PUBLIC_BASE_URL
+from tests.pages import soup
 
 TODAY = date(2026, 11, 25)
 MUNICIPALITIES = {"Amersfoort", "Baarn", "Bunschoten", "Eemnes", "Leusden", "Soest", "Woudenberg"}
@@ -45,7 +46,7 @@ def mean_mark(db, item_id: str) -> float:
     )
 
 
-def test_demo_region_looks_like_region_amersfoort(demo_output, db):
+def check_region_looks_like_region_amersfoort(db) -> None:
     assert set(db.scalars(select(Episode.municipality).distinct())) == MUNICIPALITIES
     assert 8 <= len(set(db.scalars(select(Episode.team).distinct()))) <= 12
     assert len(set(db.scalars(select(Episode.care_type).distinct()))) >= 3
@@ -57,7 +58,7 @@ def test_demo_region_looks_like_region_amersfoort(demo_output, db):
     assert emails and all(email.endswith("@example.org") for email in emails)
 
 
-def test_demo_responses_are_plausible_and_match_the_episodes(demo_output, db):
+def check_responses_are_plausible_and_match_the_episodes(db) -> None:
     sent = db.scalar(select(func.count(Invitation.id)).where(Invitation.sent_at.is_not(None)))
     responses = db.scalar(select(func.count(Response.id)))
     assert 0.20 <= responses / sent <= 0.40
@@ -92,7 +93,7 @@ def test_demo_if_empty_loads_once_and_a_second_plain_demo_is_refused(runner, db)
     assert table_counts(db) == before
 
 
-def test_recent_invitations_are_left_for_send(demo_output, runner):
+def check_recent_invitations_are_left_for_send(demo_output: str, runner) -> None:
     pending = int(re.search(r"sends the (\d+) pending invitations", demo_output).group(1))
     assert pending > 0
     result = runner.invoke(args=["send", "--today", TODAY.isoformat()])
@@ -100,7 +101,9 @@ def test_recent_invitations_are_left_for_send(demo_output, runner):
     assert re.search(rf"Invitations created:\s+{pending}\b", result.output)
 
 
-def test_summary_says_synthetic_and_its_youth_link_opens_the_questionnaire(demo_output, client):
+def check_summary_says_synthetic_and_its_youth_link_opens_the_questionnaire(
+    demo_output: str, client
+) -> None:
     first_line = demo_output.splitlines()[0]
     assert "SYNTHETIC" in first_line and "demo" in first_line
     assert "ervaringswijzer send" in demo_output and "ervaringswijzer run" in demo_output
@@ -110,21 +113,34 @@ def test_summary_says_synthetic_and_its_youth_link_opens_the_questionnaire(demo_
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '<form method="post"' in html
-    assert re.search(r'<input type="radio" name="self_direction"[^>]*value="10"', html)
+    form = soup(html)
+    assert form.find("input", attrs={"type": "radio", "name": "self_direction", "value": "10"})
     # The youth is 16 or older, so the quote-consent question is on the page.
-    assert re.search(r'<input type="checkbox" name="quote_consent"[^>]*value="y"', html)
+    assert form.find("input", attrs={"type": "checkbox", "name": "quote_consent", "value": "y"})
 
 
-def test_printed_parent_link_accepts_an_answer(demo_output, client, db):
+def check_printed_parent_link_accepts_an_answer(demo_output: str, client, db) -> None:
     path = link_after(demo_output, "Open as a parent:").removeprefix(PUBLIC_BASE_URL)
     before = db.scalar(select(func.count(Response.id)))
     page = client.get(path)
     assert page.status_code == 200
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
+    token = soup(page.get_data(as_text=True)).find("input", attrs={"name": "csrf_token"})
     data = {"self_direction": "8", "usefulness": "9", "comment": "Fijn."}
     if token:
-        data["csrf_token"] = token.group(1)
+        data["csrf_token"] = token["value"]
     answered = client.post(path, data=data)
     assert answered.status_code == 302
     db.rollback()
     assert db.scalar(select(func.count(Response.id))) == before + 1
+
+
+def test_one_demo_run_gives_a_plausible_region_a_summary_and_working_links(
+    demo_output, runner, client, db
+):
+    """One demo load per backend (it takes 15-25 s), checked from every side in turn: the
+    read-only checks first, then the two that change the data (an answer, a send pass)."""
+    check_region_looks_like_region_amersfoort(db)
+    check_responses_are_plausible_and_match_the_episodes(db)
+    check_summary_says_synthetic_and_its_youth_link_opens_the_questionnaire(demo_output, client)
+    check_printed_parent_link_accepts_an_answer(demo_output, client, db)
+    check_recent_invitations_are_left_for_send(demo_output, runner)

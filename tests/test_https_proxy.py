@@ -21,8 +21,8 @@ from werkzeug.test import TestResponse
 
 from survey import create_app
 from survey.db import Base
-from survey.limits import limiter
 from survey.models import Invitation, Response
+from survey.web.limits import limiter
 from tests.factories import make_invited
 from tests.pages import csrf_token
 from tests.staff_helpers import LOGIN_URL, MFA_URL, database, make_staff

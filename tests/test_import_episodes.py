@@ -235,7 +235,7 @@ def test_large_file_shows_progress_and_a_summary(runner, db, tmp_path):
 def test_the_fast_address_check_accepts_nothing_email_validator_refuses(address):
     from email_validator import EmailNotValidError, validate_email
 
-    from survey.episodes import is_plain_address
+    from survey.episodes.csv import is_plain_address
 
     if is_plain_address(address):
         try:

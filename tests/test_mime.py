@@ -11,8 +11,8 @@ from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey.mime import Content, compose
-from survey.transports import SmtpTransport
+from survey.mail.mime import Content, compose
+from survey.mail.transports import SmtpTransport
 from tests.servers import RecordingHandler, free_port
 
 NOW = datetime(2026, 11, 25, 9, 30)

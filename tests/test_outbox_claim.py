@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from survey.db import get_session
-from survey.invitations import ANALYZE_AFTER, create_due_invitation_messages
-from survey.mail import claim_query, queue_invitation_messages
+from survey.invitations.operations import ANALYZE_AFTER, create_due_invitation_messages
+from survey.mail.messages import queue_invitation_messages
+from survey.mail.outbox import claim_query
 from survey.models import utcnow
 from tests.factories import make_invitation
 

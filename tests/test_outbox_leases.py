@@ -6,8 +6,9 @@ from collections import Counter
 from datetime import timedelta
 
 from survey.db import get_session
-from survey.invitations import create_due_invitation_messages
-from survey.mail import deliver_outbox, queue_invitation_messages
+from survey.invitations.operations import create_due_invitation_messages
+from survey.mail.messages import queue_invitation_messages
+from survey.mail.outbox import deliver_outbox
 from survey.models import utcnow
 from tests.factories import make_invitation
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from survey.db import get_session
-from survey.invitations import clock
+from survey.invitations.operations import clock
 from survey.models import Invitation, Response
 from tests.conftest import PUBLIC_BASE_URL, make_test_app
 from tests.factories import EPISODE_CSV_HEADER

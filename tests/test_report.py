@@ -7,9 +7,9 @@ import io
 import json
 from datetime import timedelta
 
+from survey.answers.operations import submit_response
+from survey.answers.questionnaires import load_questionnaires
 from survey.models import utcnow
-from survey.questionnaires import load_questionnaires
-from survey.responses import submit_response
 from tests.factories import make_episode, make_invited
 
 INFOBLAD = """\

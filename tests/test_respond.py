@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from survey.invitations import new_token
+from survey.invitations.operations import new_token
 from survey.models import Invitation, Response, ResponseAnswer, utcnow
 from tests.factories import make_episode, make_invited
 from tests.pages import csrf_token, field_error, text_of
@@ -294,8 +294,8 @@ def test_wrong_method_gets_a_friendly_page_not_a_stack_trace(client):
 
 
 def test_service_refuses_invalid_marks_and_unshown_consent(db):
-    from survey.questionnaires import load_questionnaires
-    from survey.responses import submit_response
+    from survey.answers.operations import submit_response
+    from survey.answers.questionnaires import load_questionnaires
 
     youth = load_questionnaires()["youth"]
     episode = make_episode(db, youth_age=13)

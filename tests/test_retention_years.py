@@ -22,6 +22,8 @@ import pytest
 from sqlalchemy import func, select
 
 from survey import create_app
+from survey.answers.operations import submit_response
+from survey.answers.questionnaires import load_questionnaires
 from survey.config import ConfigError, load_config
 from survey.models import (
     AuditEvent,
@@ -31,13 +33,12 @@ from survey.models import (
     Response,
     ResponseAnswer,
 )
-from survey.questionnaires import load_questionnaires
-from survey.reports import Period, funnel_cells, mark_cells
-from survey.responses import submit_response
+from survey.reporting.dimensions import Period
+from survey.reporting.queries import funnel_cells, mark_cells
 from tests.conftest import make_test_app
 from tests.factories import EPISODE_CSV_HEADER, make_episode, make_invited
+from tests.mixing import cells
 from tests.test_startup_checks import env  # noqa: F401  (the fixture)
-from tests.test_unlinkable import cells
 
 # Three end-of-care months; the first is past five years on 1 February 2031.
 MONTHS = (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1))

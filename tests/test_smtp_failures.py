@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import event, select
 
 from survey.db import get_session
-from survey.invitations import create_due_invitation_messages
-from survey.mail import deliver_outbox, queue_invitation_messages
+from survey.invitations.operations import create_due_invitation_messages
+from survey.mail.messages import queue_invitation_messages
+from survey.mail.outbox import deliver_outbox
+from survey.mail.transports import make_transport
 from survey.models import Invitation, OutboxMessage, utcnow
-from survey.transports import make_transport
 from tests.conftest import make_test_app
 from tests.factories import make_invitation
 from tests.servers import RecordingHandler, free_port, smtp_server
@@ -201,7 +202,7 @@ def test_links_come_from_public_base_url_whatever_the_request_host(database_url,
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
         # As the admin page of the staff issue will: sending inside a request with a forged Host.
         with app.test_request_context("/", base_url="http://evil.example:8080"):
-            from survey.sending import send_once
+            from survey.mail.worker import send_once
 
             result = send_once(get_session(), app.config, utcnow().date())
         assert result.delivery.delivered == 1

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from survey import create_app
 from survey.config import ConfigError, check_config, load_config
 from survey.db import get_session
-from survey.mime import Content, compose
+from survey.mail.mime import Content, compose
+from survey.mail.transports import SmtpTransport, TransientMailError, probe_relay
 from survey.models import Invitation, OutboxMessage, utcnow
-from survey.transports import SmtpTransport, TransientMailError, probe_relay
 from tests.conftest import make_test_app
 from tests.factories import make_invitation
 from tests.servers import free_port

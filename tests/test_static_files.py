@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
-from survey.static_files import static_digest
+from survey.web.static_files import static_digest
+from tests.pages import attribute_values
 
 
 def test_every_static_link_on_a_page_carries_the_current_version(app, client):
     version = app.extensions["static_version"]
     page = client.get("/staff/login").text
-    links = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    links = [url for url in attribute_values(page, "href", "src") if url.startswith("/static/")]
     assert links, "the page links static files"
     assert all(link.endswith(f"?v={version}") for link in links), links
     stylesheet = client.get(links[0])

@@ -26,10 +26,10 @@ from flask import Flask
 from sqlalchemy import insert, select
 
 from survey.db import get_session
-from survey.invitations import create_due_invitation_messages
-from survey.mail import queue_invitation_messages
+from survey.invitations.operations import create_due_invitation_messages
+from survey.mail.messages import queue_invitation_messages
 from survey.models import Episode, Invitation, OutboxMessage, utcnow
-from tests.conftest import PUBLIC_BASE_URL, _truncate_all, make_test_app, postgres_url
+from tests.conftest import PUBLIC_BASE_URL, _truncate_all, make_test_app
 from tests.servers import RecordingHandler, smtp_server
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -121,9 +121,9 @@ def start_worker(tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture
-def postgres_app(tmp_path: Path) -> Iterator:
+def postgres_app(postgres_url: str, tmp_path: Path) -> Iterator:
     """Make the app on this run's PostgreSQL schema, sending to an SMTP port; emptied afterwards."""
-    url = postgres_url()
+    url = postgres_url
     made: list[Flask] = []
 
     def make(smtp_port: int) -> Flask:

@@ -4,34 +4,40 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-04 10:00:00
 
-`invitation.responded_at` now holds only the day an invitation was answered (midnight,
-survey.responses): a time to the second pairs it with the response stored in the same instant.
-The values stored before are cut to midnight. With that, "answered after the reminder" in the
-funnel becomes "answered on or after the day of the reminder" (survey.cells): the triggers are
-made again from the live code, as 0005 does, and the cells rebuilt from the base tables.
+`invitation.responded_at` now holds only the day an invitation was answered (midnight, as the
+app stores it from this revision on): a time to the second pairs it with the response stored in
+the same instant. The values stored before are cut to midnight. With that, "answered after the
+reminder" in the funnel becomes "answered on or after the day of the reminder": the triggers are
+made again in their new form and the cells rebuilt from the base tables.
 
-Every response stored so far is mixed once (survey.mixing), one submitted month at a time, so
-that the order in which they were stored says nothing from this revision on; afterwards `send`,
-the worker and `purge` keep mixing the recent ones. The answer tables are reflected, so the copy
-holds exactly the columns of this revision whatever the live models grow later. The triggers are
-off while mixing: the rebuild counts everything once at the end.
+Every response stored so far is mixed once, as the app's mixing does, one submitted month at a
+time, so that the order in which they were stored says nothing from this revision on;
+afterwards `send`, the worker and `purge` keep mixing the recent ones. The answer tables are
+reflected, so the copy holds exactly the columns of this revision whatever the live models grow
+later. The triggers are off while mixing: the rebuild counts everything once at the end.
+
+Frozen: the trigger, rebuild and mixing code below is the app's (survey/cells.py and its mixing
+module) as it was at this revision, copied here so that a later change to survey/ does not
+change what this revision does. These are the triggers the schema ends with; tests/test_schema.py
+checks that they are still the ones survey/cells.py makes. A change to the triggers in
+survey/cells.py needs a new revision that makes the new ones.
 """
+
+import secrets
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import op
 
-from survey.cells import create_triggers, drop_triggers, rebuild
-from survey.mixing import AnswerTables, mix_every_month
-
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 # SQLite stores SQLAlchemy's DateTime as text, 'YYYY-MM-DD HH:MM:SS.ffffff'; keep that form.
 MIDNIGHT = {
-    'postgresql': "date_trunc('day', responded_at)",
-    'sqlite': "date(responded_at) || ' 00:00:00.000000'",
+    "postgresql": "date_trunc('day', responded_at)",
+    "sqlite": "date(responded_at) || ' 00:00:00.000000'",
 }
 
 
@@ -40,20 +46,454 @@ def upgrade() -> None:
     drop_triggers(bind)
     midnight = MIDNIGHT[bind.dialect.name]
     op.execute(
-        f"UPDATE invitation SET responded_at = {midnight} "
+        f"UPDATE invitation SET responded_at = {midnight} "  # noqa: S608 (constants only)
         f"WHERE responded_at IS NOT NULL AND responded_at <> {midnight}"
     )
     metadata = sa.MetaData()
     reflected = [
         sa.Table(name, metadata, autoload_with=bind)
-        for name in ('response', 'response_answer', 'comment')
+        for name in ("response", "response_answer", "comment")
     ]
-    mix_every_month(bind, AnswerTables(*reflected))
+    mix_every_month(bind, *reflected)
     create_triggers(bind)
     rebuild(bind)
 
 
 def downgrade() -> None:
     # Nothing to undo that can be undone: the times of day and the stored order are gone on
-    # purpose, and the triggers (live code, as in 0005) keep the day rule.
+    # purpose, and the triggers keep the day rule.
     pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The app's mixing at this revision: every response, with its answers and comment, taken out
+# of its table and put back, every value and id unchanged, in an order drawn from the operating
+# system's random source.
+
+_RANDOM = secrets.SystemRandom()
+
+
+def mix_every_month(
+    connection: sa.Connection, response: sa.Table, answer: sa.Table, comment: sa.Table
+) -> int:
+    """Mix all stored responses, one submitted month at a time (memory stays one month's)."""
+    months = connection.scalars(sa.select(response.c.submitted_month).distinct()).all()
+    return sum(
+        _mix(connection, response.c.submitted_month == month, response, answer, comment)
+        for month in months
+    )
+
+
+def _mix(
+    connection: sa.Connection,
+    where: sa.ColumnElement[bool],
+    response: sa.Table,
+    answer: sa.Table,
+    comment: sa.Table,
+) -> int:
+    """Delete the responses matching `where` with their answers and comments, insert them again
+    in random order, and return how many responses. Each table is shuffled on its own.
+    """
+    chosen = sa.select(response.c.id).where(where)
+    _skip_cell_triggers(connection, True)
+    comments = _take(connection, comment, comment.c.response_id.in_(chosen))
+    answers = _take(connection, answer, answer.c.response_id.in_(chosen))
+    responses = _take(connection, response, where)
+    # Parents first: answers and comments refer to their response.
+    for table, rows in ((response, responses), (answer, answers), (comment, comments)):
+        if rows:
+            connection.execute(sa.insert(table), rows)
+    _skip_cell_triggers(connection, False)
+    return len(responses)
+
+
+def _skip_cell_triggers(connection: sa.Connection, skip: bool) -> None:
+    """On PostgreSQL, tell the cell triggers that these rows come back as they were."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT set_config(:name, :value, true)"),
+            {"name": MIXING_SETTING, "value": "on" if skip else "off"},
+        )
+
+
+def _take(connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> list[dict]:
+    """Delete the rows of `table` that match `where`; return them as dicts, shuffled."""
+    deleted = connection.execute(sa.delete(table).where(where).returning(*table.c))
+    rows = [dict(row._mapping) for row in deleted]
+    _RANDOM.shuffle(rows)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# survey/cells.py at this revision, the triggers the schema keeps from here on. One statement
+# shape serves every trigger and the rebuild: take some source rows, spread each over the three
+# pairs of cell dimensions and add their measures (times a sign) to the cells. Every name and
+# expression is a constant of this file.
+
+MARK_ITEMS = ("self_direction", "usefulness")
+MARKS = tuple(range(1, 11))
+PAIRS = {
+    "team+care_type": ("team", "care_type"),
+    "municipality+care_type": ("municipality", "care_type"),
+    "team+municipality": ("team", "municipality"),
+}
+CELL_DIMENSIONS = ("team", "municipality", "care_type")
+_KEY = ("pair", "end_month", "respondent_group", *CELL_DIMENSIONS)
+# The columns whose change moves an invitation's or an answer's counts.
+_INVITATION_COLUMNS = (
+    "episode_id", "respondent_group", "invited_at", "sent_at", "opened_at", "reminded_at",
+    "responded_at", "bounced_at", "opted_out_at",
+)  # fmt: skip
+_EPISODE_COLUMNS = ("end_date", *CELL_DIMENSIONS)
+_RESPONSE_COLUMNS = ("respondent_group", "end_month", *CELL_DIMENSIONS)
+
+
+def _pairs_sql() -> str:
+    rows = [
+        f"SELECT '{name}' AS pair, "
+        + ", ".join(f"{int(d in dims)} AS has_{d}" for d in CELL_DIMENSIONS)
+        for name, dims in PAIRS.items()
+    ]
+    return "(" + " UNION ALL ".join(rows) + ") AS p"
+
+
+def _month_of(dialect: str, column: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(date_trunc('month', {column}) AS DATE)"
+    return f"date({column}, 'start of month')"
+
+
+def _flag(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+def _funnel_measures(i: str) -> dict[str, str]:
+    """The funnel counts of one invited invitation `i` (0 or 1 each).
+
+    `responded_at` holds only the day, so "answered after the reminder" is "answered on or after
+    the day of the reminder": both sides compared as days (`date()` on SQLite and PostgreSQL).
+    """
+    return {
+        "invited": "1",
+        "sent": _flag(f"{i}.sent_at IS NOT NULL"),
+        "opened": _flag(f"{i}.sent_at IS NOT NULL AND {i}.opened_at IS NOT NULL"),
+        "responded": _flag(f"{i}.responded_at IS NOT NULL"),
+        "bounced": _flag(f"{i}.bounced_at IS NOT NULL"),
+        "opted_out": _flag(f"{i}.opted_out_at IS NOT NULL"),
+        "after_reminder": _flag(
+            f"{i}.reminded_at IS NOT NULL AND date({i}.responded_at) >= date({i}.reminded_at)"
+        ),
+    }
+
+
+def _mark_measures(a: str) -> dict[str, str]:
+    """The mark sums of one answer `a` that holds a mark."""
+    value = f"{a}.value_int"
+    return {
+        "n": "1",
+        "total": value,
+        "total_sq": f"{value} * {value}",
+        **{f"count_{m}": _flag(f"{value} = {m}") for m in MARKS},
+    }
+
+
+def _is_mark(a: str) -> str:
+    items = ", ".join(f"'{item}'" for item in MARK_ITEMS)
+    return f"{a}.item_id IN ({items}) AND {a}.value_int IS NOT NULL"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the rows to count come from, and how to read a cell's key off them."""
+
+    tables: str  # FROM items besides the pairs
+    where: str
+    group: str  # respondent group
+    month: str
+    dims: str  # the alias or record that holds team, municipality and care type
+    item: str | None = None  # mark cells: the item id
+
+
+def _add(
+    table: str,
+    source: _Source,
+    measures: dict[str, str],
+    sign: int = 1,
+    *,
+    grouped: bool = False,
+) -> str:
+    """INSERT … ON CONFLICT that adds `sign` × `measures` of the source rows to their cells.
+
+    `grouped`: sum the source rows per cell first (the rebuild, into empty tables).
+    """
+    key = [*_KEY, "item_id"] if source.item else list(_KEY)
+    cell = [
+        "p.pair",
+        source.month,
+        source.group,
+        *(f"CASE WHEN p.has_{d} = 1 THEN {source.dims}.{d} ELSE '' END" for d in CELL_DIMENSIONS),
+        *([source.item] if source.item else []),
+    ]
+    minus = "-" if sign < 0 else ""
+    if grouped:
+        values = [f"{minus}SUM({expression})" for expression in measures.values()]
+        tail = f"GROUP BY {', '.join(cell)}"
+    else:
+        values = [f"{minus}({expression})" for expression in measures.values()]
+        updates = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in measures)
+        tail = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    return (
+        f"INSERT INTO {table} ({', '.join([*key, *measures])}) "  # noqa: S608 (constants only)
+        f"SELECT {', '.join([*cell, *values])} FROM {source.tables}, {_pairs_sql()} "
+        f"WHERE {source.where} {tail}"
+    )
+
+
+def _delta(new: dict[str, str], old: dict[str, str]) -> dict[str, str]:
+    return {name: f"({new[name]}) - ({old[name]})" for name in new}
+
+
+# Set, for its own transaction only, while mixing deletes responses and puts the very same rows
+# back: the kept sums do not change, so on PostgreSQL the row triggers skip the work.
+MIXING_SETTING = "ervaringswijzer.mixing"
+
+
+def _unless_mixing(dialect: str, when: str) -> str:
+    """`when`, and on PostgreSQL: not while mixing puts rows back unchanged."""
+    if dialect != "postgresql":
+        return when
+    return f"current_setting('{MIXING_SETTING}', true) IS DISTINCT FROM 'on' AND ({when})"
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    name: str
+    timing: str  # AFTER or BEFORE
+    event: str  # INSERT, DELETE, UPDATE OF …
+    table: str
+    when: str
+    statements: tuple[str, ...]
+
+
+def _invitation_via_episode(dialect: str, i: str, extra: str = "") -> _Source:
+    """An invitation record (NEW or OLD) with its episode's cell."""
+    return _Source(
+        tables="episode AS e",
+        where=f"e.id = {i}.episode_id{extra}",
+        group=f"{i}.respondent_group",
+        month=_month_of(dialect, "e.end_date"),
+        dims="e",
+    )
+
+
+def _episode_invitations(dialect: str, e: str) -> _Source:
+    """The invited invitations of an episode record (NEW or OLD), in that record's cell."""
+    return _Source(
+        tables="invitation AS i",
+        where=f"i.episode_id = {e}.id AND i.invited_at IS NOT NULL",
+        group="i.respondent_group",
+        month=_month_of(dialect, f"{e}.end_date"),
+        dims=e,
+    )
+
+
+def _answer_via_response(a: str, extra: str = "") -> _Source:
+    """A mark answer record (NEW or OLD) with its response's cell."""
+    return _Source(
+        tables="response AS r",
+        where=f"r.id = {a}.response_id{extra}",
+        group="r.respondent_group",
+        month="r.end_month",
+        dims="r",
+        item=f"{a}.item_id",
+    )
+
+
+def _response_answers(r: str) -> _Source:
+    """The mark answers of a response record (NEW or OLD), in that record's cell."""
+    return _Source(
+        tables="response_answer AS a",
+        where=f"a.response_id = {r}.id AND {_is_mark('a')}",
+        group=f"{r}.respondent_group",
+        month=f"{r}.end_month",
+        dims=r,
+        item="a.item_id",
+    )
+
+
+def _triggers(dialect: str) -> list[_Trigger]:
+    funnel, marks = "funnel_cell", "mark_cell"
+    new_i, old_i = _funnel_measures("NEW"), _funnel_measures("OLD")
+    episode_i = _funnel_measures("i")
+    same_cell = (
+        "OLD.invited_at IS NOT NULL AND NEW.invited_at IS NOT NULL "
+        "AND OLD.episode_id = NEW.episode_id AND OLD.respondent_group = NEW.respondent_group"
+    )
+    changed = " OR ".join(f"({d}) <> 0" for d in _delta(new_i, old_i).values())
+    invitation_update = f"UPDATE OF {', '.join(_INVITATION_COLUMNS)}"
+    same_mark = (
+        f"{_is_mark('OLD')} AND {_is_mark('NEW')} "
+        "AND OLD.response_id = NEW.response_id AND OLD.item_id = NEW.item_id"
+    )
+    answer_update = "UPDATE OF response_id, item_id, value_int"
+    return [
+        _Trigger(
+            "invitation_cell_insert", "AFTER", "INSERT", "invitation",
+            "NEW.invited_at IS NOT NULL",
+            (_add(funnel, _invitation_via_episode(dialect, "NEW"), new_i),),
+        ),
+        _Trigger(
+            "invitation_cell_update", "AFTER", invitation_update, "invitation",
+            f"{same_cell} AND ({changed})",
+            (_add(funnel, _invitation_via_episode(dialect, "NEW"), _delta(new_i, old_i)),),
+        ),
+        _Trigger(
+            "invitation_cell_move", "AFTER", invitation_update, "invitation",
+            f"NOT ({same_cell}) AND (OLD.invited_at IS NOT NULL OR NEW.invited_at IS NOT NULL)",
+            (
+                _add(
+                    funnel,
+                    _invitation_via_episode(dialect, "OLD", " AND OLD.invited_at IS NOT NULL"),
+                    old_i, -1,
+                ),
+                _add(
+                    funnel,
+                    _invitation_via_episode(dialect, "NEW", " AND NEW.invited_at IS NOT NULL"),
+                    new_i,
+                ),
+            ),
+        ),
+        _Trigger(
+            "invitation_cell_delete", "AFTER", "DELETE", "invitation",
+            "OLD.invited_at IS NOT NULL",
+            (_add(funnel, _invitation_via_episode(dialect, "OLD"), old_i, -1),),
+        ),
+        _Trigger(
+            "episode_cell_delete", "BEFORE", "DELETE", "episode", "1 = 1",
+            (_add(funnel, _episode_invitations(dialect, "OLD"), episode_i, -1),),
+        ),
+        _Trigger(
+            "episode_cell_update", "AFTER", f"UPDATE OF {', '.join(_EPISODE_COLUMNS)}", "episode",
+            " OR ".join(f"OLD.{c} <> NEW.{c}" for c in _EPISODE_COLUMNS),
+            (
+                _add(funnel, _episode_invitations(dialect, "OLD"), episode_i, -1),
+                _add(funnel, _episode_invitations(dialect, "NEW"), episode_i),
+            ),
+        ),
+        _Trigger(
+            "answer_cell_insert", "AFTER", "INSERT", "response_answer",
+            _unless_mixing(dialect, _is_mark("NEW")),
+            (_add(marks, _answer_via_response("NEW"), _mark_measures("NEW")),),
+        ),
+        _Trigger(
+            "answer_cell_update", "AFTER", answer_update, "response_answer",
+            f"({same_mark}) AND OLD.value_int <> NEW.value_int",
+            (
+                _add(
+                    marks, _answer_via_response("NEW"),
+                    _delta(_mark_measures("NEW"), _mark_measures("OLD")),
+                ),
+            ),
+        ),
+        _Trigger(
+            "answer_cell_move", "AFTER", answer_update, "response_answer",
+            f"NOT ({same_mark}) AND (({_is_mark('OLD')}) OR ({_is_mark('NEW')}))",
+            (
+                _add(
+                    marks, _answer_via_response("OLD", f" AND {_is_mark('OLD')}"),
+                    _mark_measures("OLD"), -1,
+                ),
+                _add(
+                    marks, _answer_via_response("NEW", f" AND {_is_mark('NEW')}"),
+                    _mark_measures("NEW"),
+                ),
+            ),
+        ),
+        _Trigger(
+            "answer_cell_delete", "AFTER", "DELETE", "response_answer",
+            _unless_mixing(dialect, _is_mark("OLD")),
+            (_add(marks, _answer_via_response("OLD"), _mark_measures("OLD"), -1),),
+        ),
+        _Trigger(
+            "response_cell_delete", "BEFORE", "DELETE", "response",
+            _unless_mixing(dialect, "1 = 1"),
+            (_add(marks, _response_answers("OLD"), _mark_measures("a"), -1),),
+        ),
+        _Trigger(
+            "response_cell_update", "AFTER", f"UPDATE OF {', '.join(_RESPONSE_COLUMNS)}",
+            "response",
+            " OR ".join(f"OLD.{c} <> NEW.{c}" for c in _RESPONSE_COLUMNS),
+            (
+                _add(marks, _response_answers("OLD"), _mark_measures("a"), -1),
+                _add(marks, _response_answers("NEW"), _mark_measures("a")),
+            ),
+        ),
+    ]  # fmt: skip
+
+
+def _create_sql(dialect: str, trigger: _Trigger) -> list[str]:
+    body = "; ".join(trigger.statements)
+    if dialect == "postgresql":
+        result = "OLD" if trigger.timing == "BEFORE" else "NULL"
+        return [
+            f"CREATE OR REPLACE FUNCTION {trigger.name}() RETURNS trigger LANGUAGE plpgsql "
+            f"AS $$ BEGIN {body}; RETURN {result}; END $$",
+            f"CREATE OR REPLACE TRIGGER {trigger.name} {trigger.timing} {trigger.event} "
+            f"ON {trigger.table} FOR EACH ROW WHEN ({trigger.when}) "
+            f"EXECUTE FUNCTION {trigger.name}()",
+        ]
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {trigger.name} {trigger.timing} {trigger.event} "
+        f"ON {trigger.table} FOR EACH ROW WHEN {trigger.when} BEGIN {body}; END"
+    ]
+
+
+def create_triggers(connection: sa.Connection) -> None:
+    """Create (or replace) the triggers that keep the cells; the tables must exist."""
+    dialect = connection.dialect.name
+    for trigger in _triggers(dialect):
+        for statement in _create_sql(dialect, trigger):
+            connection.exec_driver_sql(statement)
+
+
+def drop_triggers(connection: sa.Connection) -> None:
+    """Drop the triggers."""
+    dialect = connection.dialect.name
+    for trigger in _triggers(dialect):
+        if dialect == "postgresql":
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger.name} ON {trigger.table}")
+            connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {trigger.name}()")
+        else:
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger.name}")
+
+
+def rebuild(connection: sa.Connection) -> None:
+    """Recompute every cell from the base tables."""
+    dialect = connection.dialect.name
+    connection.exec_driver_sql("DELETE FROM funnel_cell")
+    connection.exec_driver_sql("DELETE FROM mark_cell")
+    for statement in _rebuild_sql(dialect):
+        connection.exec_driver_sql(statement)
+
+
+def _rebuild_sql(dialect: str) -> list[str]:
+    """INSERT … SELECT … GROUP BY of both tables, the statements of the triggers summed."""
+    invitations = _Source(
+        tables="invitation AS i JOIN episode AS e ON e.id = i.episode_id",
+        where="i.invited_at IS NOT NULL",
+        group="i.respondent_group",
+        month=_month_of(dialect, "e.end_date"),
+        dims="e",
+    )
+    answers = _Source(
+        tables="response_answer AS a JOIN response AS r ON r.id = a.response_id",
+        where=_is_mark("a"),
+        group="r.respondent_group",
+        month="r.end_month",
+        dims="r",
+        item="a.item_id",
+    )
+    return [
+        _add("funnel_cell", invitations, _funnel_measures("i"), grouped=True),
+        _add("mark_cell", answers, _mark_measures("a"), grouped=True),
+    ]

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import ValidationError
 
-from survey.questionnaires import SCALE_VALUES, Item
+from survey.answers.questionnaires import SCALE_VALUES, Item
 
 MSG_CHOOSE_MARK = _l("Choose a mark from 1 to 10.")
 MSG_ONE_MARK = _l("Choose one mark only.")

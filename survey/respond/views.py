@@ -11,16 +11,17 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from survey.answers.operations import submit_response
 from survey.db import get_session
-from survey.i18n import use_language
-from survey.invitations import current_time, find_by_token, is_expired, mark_opened
-from survey.limits import UNKNOWN_TOKENS_PER_IP, limiter
+from survey.invitations.operations import current_time, find_by_token, is_expired, mark_opened
+from survey.invitations.optout import is_suppressed, opt_out
 from survey.models import LANGUAGES
-from survey.optout import is_suppressed, opt_out
 from survey.respond import bp
 from survey.respond.forms import OptOutForm, build_form
-from survey.responses import submit_response
-from survey.security import csrf
+from survey.web.errors import in_both_languages
+from survey.web.i18n import use_language
+from survey.web.limits import UNKNOWN_TOKENS_PER_IP, limiter
+from survey.web.security import csrf
 
 # The questionnaire form checks its own CSRF token, so that a stale token re-shows the form with
 # the answers kept instead of an error page that loses them.
@@ -83,8 +84,6 @@ UNKNOWN_LINK = (
 
 def _unknown() -> str:
     """The kind page for a link we do not know, in Dutch and English (we do not know whose)."""
-    from survey.errors import in_both_languages
-
     return render_template("respond/unknown.html", texts=in_both_languages(UNKNOWN_LINK))
 
 

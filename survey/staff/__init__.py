@@ -1,17 +1,21 @@
 """Staff side: sign-in with password and TOTP, server-side sessions, roles, admin pages.
 
 `init_app` wires Flask-Login (a signed-in user is `SignedIn`, loaded from `staff_session`), the
-deny-by-default role check for every /staff route (survey.staff.permissions), and the blueprints.
+deny-by-default role check for every /staff route (survey.accounts.permissions), and the blueprints.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user
 
+from survey.accounts.permissions import PUBLIC, allowed
+from survey.accounts.users import load_session
 from survey.db import get_session
 from survey.models import StaffSession, StaffUser, utcnow
-from survey.staff.permissions import PUBLIC, allowed
+from survey.staff.dashboard import bp as dashboard_bp
+from survey.staff.quotes import bp as quotes_bp
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 admin_bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
@@ -39,13 +43,11 @@ class SignedIn(UserMixin):
 
 @login_manager.user_loader
 def _load(raw_session_id: str) -> SignedIn | None:
-    from survey.staff.accounts import load_session
-
     staff_session = load_session(get_session(), raw_session_id, utcnow())
     return SignedIn(raw_session_id, staff_session) if staff_session else None
 
 
-def check_access() -> object:
+def check_access() -> ResponseReturnValue | None:
     """Before every /staff request: signed in, and the role may use this endpoint."""
     if not request.path.startswith("/staff") or request.endpoint in PUBLIC:
         return None
@@ -60,9 +62,9 @@ def check_access() -> object:
 
 def init_app(app: Flask) -> None:
     """Register login handling, the access check and the staff blueprints."""
-    from survey.staff import admin, views  # noqa: F401  (register routes)
-    from survey.staff.dashboard import bp as dashboard_bp
-    from survey.staff.quotes import bp as quotes_bp
+    # here, not at the top: admin and views import bp, admin_bp and SignedIn from this package
+    # (import cycle); importing them registers their routes.
+    from survey.staff import admin, views  # noqa: F401
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"

@@ -15,14 +15,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from survey import audit
+from survey.accounts import audit
+from survey.accounts.passwords import WeakPassword
+from survey.accounts.users import AccountError, create_user
+from survey.accounts.users import update_user as update_user_account
 from survey.db import get_session
-from survey.episodes import ImportRejected, import_episodes
+from survey.episodes.importing import ImportRejected, import_episodes
+from survey.mail.worker import send_once
 from survey.models import AuditEvent, Invitation, OutboxMessage, StaffUser
 from survey.staff import admin_bp
-from survey.staff.accounts import AccountError, create_user, end_all_sessions
 from survey.staff.forms import ROLE_LABELS, ButtonForm, NewUserForm, UploadForm, UserActionForm
-from survey.staff.passwords import WeakPassword
 from survey.staff.views import password_message
 
 AUDIT_PAGE_SIZE = 50
@@ -79,8 +81,6 @@ def outbox() -> str:
 @admin_bp.route("/send", methods=["POST"])
 def send() -> WerkzeugResponse:
     """Start one sending pass now (the same as `ervaringswijzer send`)."""
-    from survey.sending import send_once
-
     form = ButtonForm()
     if form.validate_on_submit():
         db = get_session()
@@ -102,7 +102,7 @@ def send() -> WerkzeugResponse:
 
 
 @admin_bp.route("/users", methods=["GET", "POST"])
-def users() -> str | tuple[str, int]:
+def users() -> str | tuple[str, int] | WerkzeugResponse:
     """Staff accounts: list and create."""
     db = get_session()
     form = NewUserForm()
@@ -115,13 +115,6 @@ def users() -> str | tuple[str, int]:
         except AccountError as refused:
             form.email.errors = [str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))]
         else:
-            audit.record(
-                db,
-                "user created",
-                object_type="user",
-                object_id=user.id,
-                detail=f"role {user.role}",
-            )
             flash(_("Account created for %(email)s.", email=user.email))
             return redirect(url_for("admin.users"))
     accounts = db.scalars(select(StaffUser).order_by(StaffUser.email)).all()
@@ -143,25 +136,14 @@ def update_user(user_id: int) -> WerkzeugResponse:
     if user is None or not form.validate_on_submit():
         flash(_("That did not work. Please try again."))
         return redirect(url_for("admin.users"))
-    if user.id == current_user.user.id and form.action.data in {"set_role", "deactivate"}:
-        flash(_("You cannot change your own role or deactivate yourself."))
+    try:
+        update_user_account(db, user, form.action.data, by=current_user.user, role=form.role.data)
+    except AccountError as refused:
+        if refused.code == "self":
+            flash(_("You cannot change your own role or deactivate yourself."))
+        else:
+            flash(_("That did not work. Please try again."))
         return redirect(url_for("admin.users"))
-    action = form.action.data
-    if action == "set_role":
-        user.role = form.role.data
-    elif action in {"deactivate", "activate"}:
-        user.active = action == "activate"
-    elif action == "reset_mfa":
-        user.totp_secret, user.totp_last_step = None, None
-    if action != "activate":
-        end_all_sessions(db, user)
-    audit.record(
-        db,
-        f"user {action.replace('_', ' ')}",
-        object_type="user",
-        object_id=user.id,
-        detail=f"role {user.role}" if action == "set_role" else None,
-    )
     flash(_("Account of %(email)s updated.", email=user.email))
     return redirect(url_for("admin.users"))
 

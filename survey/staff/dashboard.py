@@ -11,13 +11,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
+from analysis.formatting import format_count, format_mark, format_rate
 from analysis.publication import GROUPS, PublicationPeriod
-from survey import audit
+from survey.accounts import audit
 from survey.db import get_session
-from survey.publication import is_published
+from survey.quotes import operations as quotes
+from survey.reporting.exports import (
+    EXPORT_COLUMNS,
+    REPRESENTATION_COLUMNS,
+    table_csv,
+    table_xlsx,
+)
+from survey.reporting.publication import is_published
 from survey.staff import dashboard_figures as figures
 from survey.staff.dashboard_figures import DashboardQuery
 from survey.staff.periods import chosen_period, period_options, periods
+from survey.web.downloads import download
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff/dashboard")
 
@@ -26,23 +35,17 @@ EXPORT_WIDTH = 640
 
 
 @bp.app_template_filter("count_nl")
-def _count(value: object) -> str:
-    from analysis.formatting import format_count
-
+def _count(value: float | None) -> str:
     return format_count(value)
 
 
 @bp.app_template_filter("rate_nl")
-def _rate(value: object) -> str:
-    from analysis.formatting import format_rate
-
+def _rate(value: float | None) -> str:
     return format_rate(value)
 
 
 @bp.app_template_filter("mark_nl")
-def _mark(value: object) -> str:
-    from analysis.formatting import format_mark
-
+def _mark(value: float | None) -> str:
     return format_mark(value)
 
 
@@ -85,9 +88,10 @@ def chart(name: str, fmt: str) -> Response:
     spec = figures.chart_spec(get_session(), query, _min_cell_size(), name, width=width)
     if fmt == "json":
         return jsonify(spec)
-    import vl_convert
+    import vl_convert  # heavy (vl-convert, an 87 MB native library): only for chart downloads
 
     audit.record(get_session(), "export", object_type="chart", object_id=f"{name} {fmt}")
+    body: str | bytes
     if fmt == "svg":
         body, mimetype = vl_convert.vegalite_to_svg(spec, format_locale="nl-NL"), "image/svg+xml"
     else:
@@ -95,21 +99,10 @@ def chart(name: str, fmt: str) -> Response:
             vl_convert.vegalite_to_png(spec, scale=2, format_locale="nl-NL"),
             "image/png",
         )
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="ervaringswijzer-{name}.{fmt}"'},
-    )
+    return download(body, f"ervaringswijzer-{name}.{fmt}", mimetype)
 
 
 def _export(fmt: str) -> tuple[bytes | str, str]:
-    from survey.report_output import (
-        EXPORT_COLUMNS,
-        REPRESENTATION_COLUMNS,
-        table_csv,
-        table_xlsx,
-    )
-
     query, _ = _query()
     table = request.args.get("table", "breakdown")
     if table not in figures.TABLES:
@@ -123,26 +116,21 @@ def _export(fmt: str) -> tuple[bytes | str, str]:
     return table_xlsx(rows, dims, columns, _min_cell_size()), filename
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @bp.route("/export.csv")
 def export_csv() -> Response:
     """A dashboard table as CSV: every figure, formula-safe, with the suppression visible."""
     body, filename = _export("csv")
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(body, filename, "text/csv")
 
 
 @bp.route("/export.xlsx")
 def export_xlsx() -> Response:
     """A dashboard table as XLSX: text cells are strings, suppression noted per row."""
     body, filename = _export("xlsx")
-    return Response(
-        body,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(body, filename, XLSX)
 
 
 COMMENT_LIMIT = 200
@@ -161,8 +149,6 @@ def comments() -> str:
     nested (March within the quarter) or disjoint (youths and parents, two months), and each
     is shown only when `is_published` says the counts of that same group and period are.
     """
-    from survey import quotes
-
     db = get_session()
     period, available = chosen_period()
     group = request.args.get("group")

@@ -3,8 +3,8 @@
 Every page shows one publication period: a calendar month, quarter, half year or year
 (`analysis.publication`), never free dates, so that two periods cannot be subtracted to give
 the figures of a smaller one. Three cubes per page, summed from one fetch of the cells
-(`survey.reports.Cells`: one funnel query and one mark query, on the sums the database keeps
-per month, `survey.cells`) and suppressed with the one pattern of the period's year:
+(`survey.reporting.cohorts.Cells`: one funnel query and one mark query, on the sums the
+database keeps per month, `survey.cells`) and suppressed with the one pattern of the period's year:
 groups (the infoblad table, the funnel, the marks and their 1-10 distribution), group × month
 or quarter within the period (the trend), and the chosen breakdown of one or two dimensions
 (at most two of team, municipality and care type) with its margins.
@@ -23,8 +23,12 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
+from analysis.formatting import to_records
 from analysis.publication import PublicationPeriod
-from survey.reports import MARK_ITEMS, Cells, Period, cohort_rows
+from analysis.representativeness import representativeness
+from survey.cells import MARK_ITEMS
+from survey.reporting.cohorts import Cells, cohort_rows
+from survey.reporting.dimensions import Period
 from survey.staff.periods import period_from_args
 
 PERIODS = ("month", "quarter", "year")
@@ -131,9 +135,6 @@ def representativeness_rows(
     breakdown: list[dict[str, Any]], query: DashboardQuery
 ) -> list[dict[str, Any]]:
     """Each value of `by` (both groups together) against the overall response rate."""
-    from analysis.formatting import to_records
-    from analysis.representativeness import representativeness
-
     by_margin = [r for r in breakdown if r[query.by] != TOTAL and _second_is_total(r, query)]
     overall = next(r for r in breakdown if all(r[d] == TOTAL for d in query.dims))
     if not by_margin:
@@ -186,7 +187,7 @@ def chart_spec(
     session: Session, query: DashboardQuery, k: int, name: str, *, width: int | str
 ) -> dict[str, Any]:
     """The Vega-Lite spec of chart `name` (one of CHARTS) for `query`."""
-    from analysis import charts
+    from analysis import charts  # heavy (altair, ~1.2 s): only for chart specs
 
     labels = value_labels()
     if name == "breakdown":

@@ -8,13 +8,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from survey.models import STAFF_ROLES
+from survey.enums import Role
 
 ROLE_LABELS = {
-    "admin": _l("Administrator"),
-    "quality": _l("Quality staff"),
-    "communications": _l("Communications staff"),
-    "viewer": _l("Viewer (figures only)"),
+    Role.ADMIN: _l("Administrator"),
+    Role.QUALITY: _l("Quality staff"),
+    Role.COMMUNICATIONS: _l("Communications staff"),
+    Role.VIEWER: _l("Viewer (figures only)"),
 }
 
 
@@ -50,7 +50,9 @@ class NewUserForm(FlaskForm):
     """A new staff account."""
 
     email = StringField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
-    role = SelectField(_l("Role"), choices=list(STAFF_ROLES), validators=[DataRequired()])
+    role = SelectField(
+        _l("Role"), choices=[role.value for role in Role], validators=[DataRequired()]
+    )
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
 
 
@@ -58,7 +60,7 @@ class UserActionForm(FlaskForm):
     """A button on the users page: change role, (de)activate, reset the second factor."""
 
     action = SelectField(choices=["set_role", "deactivate", "activate", "reset_mfa"])
-    role = SelectField(choices=list(STAFF_ROLES))
+    role = SelectField(choices=[role.value for role in Role])
 
 
 class ButtonForm(FlaskForm):

@@ -3,7 +3,8 @@
 Staff pages show figures, comments and quotes per publication period only: a calendar month,
 quarter, half year or year (`analysis.publication`), never free dates. Two free ranges could be
 subtracted (January–March minus January–February is March, perhaps one family); fixed periods
-are nested or disjoint, and one suppression pattern covers all of them (`survey.publication`).
+are nested or disjoint, and one suppression pattern covers all of them
+(`survey.reporting.publication`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from flask import request
 
 from analysis.publication import PublicationPeriod
 from survey.db import get_session
-from survey.i18n import select_locale
-from survey.publication import available_periods, default_period
+from survey.reporting.publication import available_periods, default_period
+from survey.web.i18n import select_locale
 
 
 def period_from_args(
@@ -63,8 +64,8 @@ _KIND_ORDER = {"year": 0, "half": 1, "quarter": 2, "month": 3}
 
 
 def _newest_first(period: PublicationPeriod) -> tuple[int, int, int]:
-    """The order of `survey.publication.available_periods`: newest year first; in a year the
-    year itself, then its halves, quarters and months, each newest first."""
+    """The order of `survey.reporting.publication.available_periods`: newest year first; in a
+    year the year itself, then its halves, quarters and months, each newest first."""
     return (-period.year, _KIND_ORDER[period.kind], -period.number)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TypedDict, cast
 
 from flask import (
     Blueprint,
@@ -33,19 +34,24 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from analysis.publication import GROUPS, PublicationPeriod
-from survey import audit, infoblad, quotes
+from survey.accounts import audit
 from survey.db import get_session
-from survey.deidentify import PLACEHOLDERS
-from survey.i18n import select_locale
+from survey.enums import QuoteStatus
+from survey.infoblad import render as infoblad
 from survey.models import Comment
 from survey.models import Response as SurveyResponse
-from survey.publication import is_published
+from survey.quotes import exports as quote_exports
+from survey.quotes import operations as quotes
+from survey.quotes.deidentify import PLACEHOLDERS
+from survey.reporting.publication import is_published
 from survey.staff.forms import QuoteDecisionForm
 from survey.staff.periods import chosen_period, period_options
+from survey.web.downloads import download
+from survey.web.i18n import select_locale
 
 bp = Blueprint("quotes", __name__, url_prefix="/staff/quotes")
 
-STATUSES = ("new", "approved", "rejected")
+STATUSES = tuple(QuoteStatus)
 PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 DOWNLOADS = {
     "md": ("text/markdown", "citaten.md"),
@@ -84,9 +90,21 @@ def _filter(
     return where, hidden
 
 
-def _queue_args() -> dict[str, str]:
+class QueueArgs(TypedDict, total=False):
+    """The queue's own filters, as links and redirects pass them on."""
+
+    status: str
+    group: str
+    period: str
+
+
+def _queue_args() -> QueueArgs:
     """The queue's own filters from the query string (nothing else is passed on)."""
-    return {k: v for k, v in request.args.items() if k in ("status", "group", "period")}
+    # Only QueueArgs' keys, in the order of the query string (a TypedDict cannot be built by a
+    # comprehension, hence the cast).
+    return cast(
+        QueueArgs, {k: v for k, v in request.args.items() if k in ("status", "group", "period")}
+    )
 
 
 def highlighted(comment: Comment) -> Markup:
@@ -116,7 +134,7 @@ def queue() -> str:
     says there are too few responses.
     """
     period, available = chosen_period()
-    status = request.args.get("status", "new")
+    status: str | None = request.args.get("status", QuoteStatus.NEW)
     status = status if status in STATUSES else None  # an invalid status counts as none
     group = request.args.get("group")
     group = group if group in GROUPS else None
@@ -185,6 +203,7 @@ def original(response_id: str) -> str:
     if comment is None:
         abort(404)
     response = db.get(SurveyResponse, response_id)
+    assert response is not None, "a comment's response_id is a foreign key to its response"
     audit.record(db, "view_original", object_type="comment", object_id=response_id)
     return render_template(
         "staff/quote_original.html", comment=comment, text=quotes.original_text(response)
@@ -199,9 +218,10 @@ def export(fmt: str) -> Response:
     db = get_session()
     approved = quotes.approved(db, current_app.config["MIN_CELL_SIZE"])
     provider = current_app.config["PROVIDER_NAME"]
-    body = infoblad.QUOTE_FORMATS[fmt](approved, provider)
+    body = quote_exports.QUOTE_FORMATS[fmt](approved, provider)
     audit.record(db, "export", object_type="quotes", object_id=fmt)
-    return _download(body, *DOWNLOADS[fmt])
+    mimetype, filename = DOWNLOADS[fmt]
+    return download(body, filename, mimetype)
 
 
 @bp.route("/infoblad.<fmt>")
@@ -215,12 +235,5 @@ def infoblad_section(fmt: str) -> Response:
     section = infoblad.build_section(db, current_app.config, period)
     body = infoblad.SECTION_FORMATS[fmt](section)
     audit.record(db, "export", object_type="infoblad", object_id=fmt, detail=period.key)
-    return _download(body, *INFOBLAD_DOWNLOADS[fmt])
-
-
-def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    mimetype, filename = INFOBLAD_DOWNLOADS[fmt]
+    return download(body, filename, mimetype)

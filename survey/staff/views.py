@@ -9,24 +9,14 @@ import segno
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter import RequestLimit
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from survey import audit
-from survey.db import get_session
-from survey.limits import (
-    MFA_PER_ACCOUNT,
-    MFA_PER_IP,
-    SIGN_IN_PER_ACCOUNT,
-    SIGN_IN_PER_IP,
-    account_key,
-    limiter,
-    pending_account_key,
-)
-from survey.models import StaffUser, utcnow
-from survey.staff import SignedIn, bp
-from survey.staff.accounts import (
+from survey.accounts import audit
+from survey.accounts.passwords import WeakPassword
+from survey.accounts.users import (
     AccountError,
     authenticate,
     change_password,
@@ -38,8 +28,19 @@ from survey.staff.accounts import (
     totp_uri,
     verify_totp,
 )
+from survey.db import get_session
+from survey.models import StaffUser, utcnow
+from survey.staff import SignedIn, bp
 from survey.staff.forms import ButtonForm, CodeForm, PasswordChangeForm, SignInForm
-from survey.staff.passwords import WeakPassword
+from survey.web.limits import (
+    MFA_PER_ACCOUNT,
+    MFA_PER_IP,
+    SIGN_IN_PER_ACCOUNT,
+    SIGN_IN_PER_IP,
+    account_key,
+    limiter,
+    pending_account_key,
+)
 
 PENDING_SECONDS = 300  # between a correct password and the code
 PASSWORD_MESSAGES = {
@@ -54,7 +55,7 @@ def password_message(code: str) -> str:
     return str(PASSWORD_MESSAGES.get(code, _l("This password cannot be used.")))
 
 
-def _throttled_sign_in(limit: object) -> None:
+def _throttled_sign_in(limit: RequestLimit) -> None:
     known = _known_account_email()
     audit.record(get_session(), "sign-in throttled", actor_email=known, detail=str(limit.limit))
 
@@ -154,6 +155,7 @@ def _complete_sign_in(user: StaffUser) -> WerkzeugResponse:
     db.commit()
     session.clear()
     staff_session = load_session(db, raw_id, utcnow())
+    assert staff_session is not None, "the session was started and committed just above"
     login_user(SignedIn(raw_id, staff_session))
     audit.record(db, "sign-in", actor=user)
     return redirect(url_for("staff.home"))
@@ -185,6 +187,7 @@ def password() -> str | tuple[str, int] | WerkzeugResponse:
     if form.validate_on_submit():
         db = get_session()
         user = db.get(StaffUser, current_user.user.id)
+        assert user is not None, "a signed-in session belongs to an existing account"
         try:
             change_password(db, user, form.current.data, form.new.data)
         except AccountError:

@@ -1,0 +1,1 @@
+"""Staff accounts: users, passwords, second factors, permissions and the audit log."""

@@ -1,0 +1,47 @@
+"""`ervaringswijzer users create EMAIL --role ROLE` (DESIGN §4.2)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from survey.accounts.passwords import WeakPassword
+from survey.accounts.users import AccountError, create_user
+from survey.db import get_session
+from survey.enums import Role
+
+users_group = click.Group("users", help="Staff accounts.")
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create a staff account (the password is asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    session = get_session()
+    try:
+        user = create_user(session, email, role, password, via="command line")
+    except WeakPassword as weak:
+        reasons = {
+            "too_short": "use at least 12 characters",
+            "too_long": "use at most 128 characters",
+            "too_common": "it is on the list of common passwords",
+        }
+        click.echo(f"Password refused: {reasons.get(str(weak), str(weak))}.", err=True)
+        sys.exit(1)
+    except AccountError as refused:
+        reasons = {"email": "not a valid email address", "exists": "the account exists"}
+        click.echo(f"Account refused: {reasons.get(refused.code, refused.code)}.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Created {user.email} with role {role}. The authenticator app is set up at the "
+        "first sign-in."
+    )

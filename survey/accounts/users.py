@@ -1,0 +1,212 @@
+"""Staff accounts: creating users, checking passwords and TOTP codes, server-side sessions.
+
+The web views and the `users` CLI both call these functions. Sessions live in `staff_session`:
+the cookie holds a random id, the table its hash, so signing out or a timeout ends a session
+everywhere, including in a copied cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+import pyotp
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from survey.accounts import audit
+from survey.accounts.passwords import check_policy, hash_password, needs_rehash, verify_password
+from survey.enums import Role
+from survey.models import StaffSession, StaffUser, utcnow
+
+log = logging.getLogger(__name__)
+
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=8)
+# Writing last_seen_at on every request would make each page view a write.
+TOUCH_INTERVAL = timedelta(minutes=1)
+TOTP_STEP_SECONDS = 30
+
+
+class AccountError(ValueError):
+    """An account change was refused; `code` names the reason for the message shown."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def normalise_email(email: str) -> str:
+    """A staff email as stored: validated and lower case; raises AccountError('email')."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise AccountError("email") from None
+
+
+def create_user(
+    session: Session, email: str, role: str, password: str, *, via: str | None = None
+) -> StaffUser:
+    """Create an active staff account and audit it; raises AccountError or WeakPassword.
+
+    `via` names where it was done when that is not a signed-in admin's request ("command
+    line"); the audit event is the same from every door.
+    """
+    email = normalise_email(email)
+    if role not in tuple(Role):
+        raise AccountError("role")
+    check_policy(password, email)
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise AccountError("exists")
+    user = StaffUser(email=email, role=role, password_hash=hash_password(password), active=True)
+    session.add(user)
+    session.flush()
+    log.info("staff user %d created with role %s", user.id, role)
+    detail = f"role {role}" + (f" ({via})" if via else "")
+    audit.record(session, "user created", object_type="user", object_id=user.id, detail=detail)
+    return user
+
+
+USER_ACTIONS = ("set_role", "deactivate", "activate", "reset_mfa")
+"""What an admin can do to an account (`update_user`)."""
+
+
+def update_user(
+    session: Session, user: StaffUser, action: str, *, by: StaffUser, role: str | None = None
+) -> None:
+    """Change a role, (de)activate an account or reset its second factor, and audit it.
+
+    Every change but activating ends the account's sessions, so a demoted or deactivated
+    colleague is signed out at once. Raises AccountError("self") when an admin would change
+    their own role or deactivate themselves (nobody can lock the last door from inside), and
+    AccountError("action") or AccountError("role") for values outside the fixed sets.
+    """
+    if action not in USER_ACTIONS:
+        raise AccountError("action")
+    if user.id == by.id and action in {"set_role", "deactivate"}:
+        raise AccountError("self")
+    if action == "set_role":
+        if role not in tuple(Role):
+            raise AccountError("role")
+        user.role = role
+    elif action in {"deactivate", "activate"}:
+        user.active = action == "activate"
+    elif action == "reset_mfa":
+        user.totp_secret, user.totp_last_step = None, None
+    if action != "activate":
+        end_all_sessions(session, user)
+    audit.record(
+        session,
+        f"user {action.replace('_', ' ')}",
+        object_type="user",
+        object_id=user.id,
+        actor=by,
+        detail=f"role {user.role}" if action == "set_role" else None,
+    )
+
+
+def authenticate(session: Session, email: str, password: str) -> StaffUser | None:
+    """The active user with this email and password, or None; equal work either way."""
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        email = ""
+    user = session.scalars(select(StaffUser).where(StaffUser.email == email)).one_or_none()
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def change_password(session: Session, user: StaffUser, current: str, new: str) -> None:
+    """Change a password after checking the current one; ends the user's other sessions."""
+    if not verify_password(user.password_hash, current):
+        raise AccountError("current_password")
+    check_policy(new, user.email)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    log.info("staff user %d changed the password", user.id)
+
+
+# -- TOTP -------------------------------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits)."""
+    return pyotp.random_base32(32)
+
+
+def totp_uri(secret: str, email: str, issuer: str) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
+
+
+def verify_totp(user: StaffUser, secret: str, code: str, now: datetime) -> bool:
+    """Accept a 6-digit code for `secret` (±1 step) once: a replayed step is refused."""
+    code = code.strip().replace(" ", "")
+    if len(code) != 6 or not code.isdigit():
+        return False
+    totp = pyotp.TOTP(secret)
+    step = int(now.timestamp()) // TOTP_STEP_SECONDS
+    for candidate in (step, step - 1, step + 1):
+        if secrets.compare_digest(totp.at(candidate * TOTP_STEP_SECONDS), code):
+            if user.totp_last_step is not None and candidate <= user.totp_last_step:
+                return False
+            user.totp_last_step = candidate
+            return True
+    return False
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+def _hash_session_id(raw_id: str) -> str:
+    return hashlib.sha256(raw_id.encode("ascii", "replace")).hexdigest()
+
+
+def start_session(session: Session, user: StaffUser, now: datetime) -> str:
+    """Create a new server-side session for `user`; return the id for the cookie."""
+    raw_id = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            id_hash=_hash_session_id(raw_id), user_id=user.id, created_at=now, last_seen_at=now
+        )
+    )
+    return raw_id
+
+
+def load_session(session: Session, raw_id: str, now: datetime) -> StaffSession | None:
+    """The live session for a cookie's id; an idle or too old one is ended and None returned."""
+    staff_session = session.get(StaffSession, _hash_session_id(raw_id))
+    if staff_session is None:
+        return None
+    user = staff_session.user
+    expired = (
+        now - staff_session.last_seen_at > IDLE_TIMEOUT
+        or now - staff_session.created_at > ABSOLUTE_TIMEOUT
+        or not user.active
+    )
+    if expired:
+        session.delete(staff_session)
+        session.commit()
+        return None
+    if now - staff_session.last_seen_at > TOUCH_INTERVAL:
+        staff_session.last_seen_at = now
+        session.commit()
+    return staff_session
+
+
+def end_session(session: Session, raw_id: str) -> None:
+    """Sign out: the session id stops working everywhere."""
+    session.execute(delete(StaffSession).where(StaffSession.id_hash == _hash_session_id(raw_id)))
+
+
+def end_all_sessions(session: Session, user: StaffUser) -> None:
+    """End every session of `user` (password change, deactivation, MFA reset)."""
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))

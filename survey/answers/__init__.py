@@ -1,0 +1,1 @@
+"""What families answer: the questionnaires, storing a response, mixing the answer tables."""

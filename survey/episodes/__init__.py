@@ -1,0 +1,1 @@
+"""Ended care trajectories: reading and validating the CSV, importing it, its CLI."""

@@ -1,0 +1,1 @@
+"""Invitations: tokens, their life cycle and opting out."""

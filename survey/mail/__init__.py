@@ -1,0 +1,1 @@
+"""The outbox: message building, MIME, transports, delivery, the worker and its CLI."""

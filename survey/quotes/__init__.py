@@ -1,0 +1,1 @@
+"""Comments to quotes: de-identification, review decisions, quote exports and their CLI."""

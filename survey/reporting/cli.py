@@ -1,0 +1,50 @@
+"""`ervaringswijzer report` (DESIGN §4.2, §4.4)."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from analysis.publication import PeriodError
+from survey.cli_types import TODAY, as_date
+from survey.db import get_session
+from survey.reporting.cohorts import report_rows
+from survey.reporting.dimensions import Period, ReportError, parse_dimensions
+from survey.reporting.exports import render_report
+from survey.reporting.publication import resolve_period
+
+
+@click.command("report")
+@click.option("--by", "by", default="", help="Dimensions, e.g. group or group,quarter.")
+@click.option("--from", "start", type=TODAY, help="First day of the period (YYYY-MM-DD).")
+@click.option("--to", "end", type=TODAY, help="Last day of the period (YYYY-MM-DD).")
+@click.option(
+    "--period",
+    "period_key",
+    help="A month, quarter, half year or year: 2026-03, 2026-Q1, 2026-H1 or 2026 "
+    "(default: the year of the newest data).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "md"]),
+    default="table",
+    show_default=True,
+)
+@with_appcontext
+def report_command(by: str, start: object, end: object, period_key: str | None, fmt: str) -> None:
+    """Response rates and marks per cohort, with disclosure control (DESIGN §4.4).
+
+    Figures are published per calendar month, quarter, half year or year only: --from and --to
+    must span exactly one of them (free dates would let two reports be subtracted).
+    """
+    try:
+        dims = parse_dimensions(by)
+        chosen = resolve_period(get_session(), as_date(start), as_date(end), period_key)
+        period = Period.of(chosen)
+    except (ReportError, PeriodError) as problem:
+        raise click.UsageError(str(problem)) from None
+    k = current_app.config["MIN_CELL_SIZE"]
+    rows = report_rows(get_session(), dims, period, k)
+    click.echo(render_report(rows, dims, fmt, k), nl=fmt != "csv")

@@ -1,0 +1,165 @@
+"""What a report asks for: its breakdown (the dimensions) and its period of end of care.
+
+A dimension is a column of either world (`CONTACT_COLUMNS`, `ANSWER_COLUMNS`) or a period of
+the end-of-care date (month, quarter, year), computed in SQL as the database groups it fastest.
+`parse_dimensions` refuses a breakdown that would single out families; `Period` is a range of
+end-of-care dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from analysis.publication import PeriodError, PublicationPeriod
+from survey.cells import CELL_DIMENSIONS
+from survey.models import Episode, Invitation, Response
+
+DIMENSIONS = ("group", "month", "quarter", "year", "team", "municipality", "care_type")
+
+
+class ReportError(ValueError):
+    """A report request names an unknown dimension or an impossible period."""
+
+
+class _PeriodOf(FunctionElement):
+    """The month, quarter or year of a date column, as the database groups it fastest.
+
+    PostgreSQL gives the period's first day (`date_trunc`: far cheaper per row than formatting
+    a label); SQLite gives the label itself. `period_name` turns either into the label
+    ('2025-05', '2025-Q2', '2025'). One class per grain, so the grain is part of the statement
+    cache key.
+    """
+
+    inherit_cache = True
+    type = String()  # no result conversion: a date from PostgreSQL, a label from SQLite
+    grain = ""
+
+
+class _MonthOf(_PeriodOf):
+    inherit_cache = True
+    grain = "month"
+
+
+class _QuarterOf(_PeriodOf):
+    inherit_cache = True
+    grain = "quarter"
+
+
+class _YearOf(_PeriodOf):
+    inherit_cache = True
+    grain = "year"
+
+
+PERIOD_OF = {"month": _MonthOf, "quarter": _QuarterOf, "year": _YearOf}
+PERIOD_GRAINS = tuple(PERIOD_OF)  # finest first
+
+
+@compiles(_PeriodOf, "postgresql")
+def _period_pg(element: _PeriodOf, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"CAST(date_trunc('{element.grain}', {column}) AS DATE)"
+
+
+@compiles(_PeriodOf)
+def _period_default(element: _PeriodOf, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    if element.grain == "month":
+        return f"strftime('%Y-%m', {column})"
+    if element.grain == "year":
+        return f"strftime('%Y', {column})"
+    return (
+        f"strftime('%Y', {column}) || '-Q' || "
+        f"CAST((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3 AS TEXT)"
+    )
+
+
+def period_name(value: date | str, grain: str) -> str:
+    """The label of a period from its first day (or the label itself)."""
+    if isinstance(value, str):
+        return value
+    if grain == "month":
+        return f"{value.year}-{value.month:02d}"
+    if grain == "quarter":
+        return f"{value.year}-Q{(value.month + 2) // 3}"
+    return str(value.year)
+
+
+def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`group,quarter` → ('group', 'quarter'); unknown names raise ReportError."""
+    if by is None or by == "":
+        return ()
+    names = [d.strip() for d in (by.split(",") if isinstance(by, str) else by) if d.strip()]
+    unknown = [d for d in names if d not in DIMENSIONS]
+    if unknown:
+        raise ReportError(f"unknown dimension {unknown[0]!r}: choose from {', '.join(DIMENSIONS)}")
+    if len(set(names)) != len(names):
+        raise ReportError("a dimension appears twice")
+    if len([d for d in names if d in CELL_DIMENSIONS]) > 2:
+        raise ReportError(
+            "at most two of team, municipality and care_type: finer tables would single out "
+            "families"
+        )
+    if len([d for d in names if d in PERIOD_OF]) > 1:
+        raise ReportError("one of month, quarter and year at a time")
+    return tuple(names)
+
+
+# Where each dimension lives in the two worlds; periods come from the end-of-care date.
+CONTACT_COLUMNS = {
+    "group": Invitation.respondent_group,
+    "team": Episode.team,
+    "municipality": Episode.municipality,
+    "care_type": Episode.care_type,
+    "period": Episode.end_date,
+}
+ANSWER_COLUMNS = {
+    "group": Response.respondent_group,
+    "team": Response.team,
+    "municipality": Response.municipality,
+    "care_type": Response.care_type,
+    "period": Response.end_month,
+}
+
+
+def dimension_column(name: str, columns: dict[str, Any]) -> ColumnElement:
+    """The labelled SQL expression of dimension `name` in one world's `columns`."""
+    if name in columns:
+        return columns[name].label(name)
+    return PERIOD_OF[name](columns["period"]).label(name)
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of end-of-care dates (either end may be open).
+
+    Published tables take only a publication period (`analysis.publication`): a calendar month,
+    quarter, half year or year; `publication` tells which one, or refuses.
+    """
+
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise ReportError("--from is after --to")
+
+    @classmethod
+    def of(cls, period: PublicationPeriod) -> Period:
+        return cls(period.start, period.end)
+
+    @property
+    def publication(self) -> PublicationPeriod:
+        """The publication period this range is (ReportError if it is none)."""
+        if self.start is None or self.end is None:
+            raise ReportError("figures are published per month, quarter, half year or year")
+        try:
+            return PublicationPeriod.from_range(self.start, self.end)
+        except PeriodError as problem:
+            raise ReportError(str(problem)) from None

@@ -1,0 +1,201 @@
+"""The bridge from the database to `analysis/`: cohort aggregates computed in SQL.
+
+Two queries per report, one per world: the contact world gives the funnel per cohort cell
+(sent, opened, responded, bounced, opted out, answered after a reminder) from the invitation
+dates, which retention keeps; the answer world gives n, sum, sum of squares and the 1-10
+distribution of each mark item per cell. Either can instead be summed from the cells the
+database keeps (`survey.cells`) when those hold the breakdown and period asked for. Neither query
+loads a row per person; the small cell tables go to `analysis/` for rates, means, intervals and
+disclosure control (`survey.reporting.cohorts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
+
+from survey.cells import CELL_DIMENSIONS, MARK_ITEMS, MARKS, PAIRS, funnel_cell, mark_cell
+from survey.models import Episode, Invitation, Response, ResponseAnswer
+from survey.reporting.dimensions import (
+    ANSWER_COLUMNS,
+    CONTACT_COLUMNS,
+    PERIOD_OF,
+    Period,
+    ReportError,
+    dimension_column,
+    period_name,
+)
+
+
+def _count_if(condition: ColumnElement) -> ColumnElement:
+    return func.count().filter(condition)
+
+
+FUNNEL_NAMES = ("sent", "opened", "responded", "bounced", "opted_out", "after_reminder")
+MARK_NAMES = ("n", "sum", "sumsq", *(f"count_{m}" for m in MARKS))
+
+
+def funnel_cells(
+    session: Session, dims: Sequence[str], period: Period, *, from_cells: bool = False
+) -> pd.DataFrame:
+    """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder.
+
+    `from_cells`: read the sums the database keeps (`survey.cells`; see `cells_can_answer`)
+    instead of aggregating the invitations: the same figures, in a fraction of the time.
+    """
+    query = cell_funnel_query(dims, period) if from_cells else funnel_query(dims, period)
+    return _frame(session.execute(query).all(), [*dims, *FUNNEL_NAMES], len(dims))
+
+
+def funnel_query(dims: Sequence[str], period: Period) -> Select:
+    """The SQL of `funnel_cells`: one GROUP BY over invitations joined to their episodes."""
+    columns = [dimension_column(d, CONTACT_COLUMNS) for d in dims]
+    sent = Invitation.sent_at.is_not(None)
+    query = (
+        select(
+            *columns,
+            _count_if(sent).label("sent"),
+            _count_if(and_(sent, Invitation.opened_at.is_not(None))).label("opened"),
+            _count_if(Invitation.responded_at.is_not(None)).label("responded"),
+            _count_if(Invitation.bounced_at.is_not(None)).label("bounced"),
+            _count_if(Invitation.opted_out_at.is_not(None)).label("opted_out"),
+            _count_if(
+                and_(
+                    Invitation.reminded_at.is_not(None),
+                    func.date(Invitation.responded_at) >= func.date(Invitation.reminded_at),
+                )
+            ).label("after_reminder"),
+        )
+        .join(Invitation.episode)
+        .where(Invitation.invited_at.is_not(None))
+    )
+    if period.start:
+        query = query.where(Episode.end_date >= period.start)
+    if period.end:
+        query = query.where(Episode.end_date <= period.end)
+    if columns:
+        query = query.group_by(*columns)
+    return query
+
+
+def mark_cells(
+    session: Session, dims: Sequence[str], period: Period, *, from_cells: bool = False
+) -> dict[str, pd.DataFrame]:
+    """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10 (`from_cells`: as
+    in `funnel_cells`)."""
+    query = cell_mark_query(dims, period) if from_cells else mark_query(dims, period)
+    rows = session.execute(query).all()
+    frame = _frame(rows, [*dims, "item", *MARK_NAMES], len(dims) + 1)
+    return {
+        item: frame[frame["item"] == item].drop(columns="item").reset_index(drop=True)
+        for item in MARK_ITEMS
+    }
+
+
+def mark_query(dims: Sequence[str], period: Period) -> Select:
+    """The SQL of `mark_cells`: one GROUP BY over the answers to every mark item."""
+    columns = [dimension_column(d, ANSWER_COLUMNS) for d in dims]
+    value = ResponseAnswer.value_int
+    item = ResponseAnswer.item_id.label("item")
+    query = (
+        select(
+            *columns,
+            item,
+            func.count(value).label("n"),
+            func.sum(value).label("sum"),
+            func.sum(value * value).label("sumsq"),
+            *(_count_if(value == mark).label(f"count_{mark}") for mark in MARKS),
+        )
+        .select_from(Response)
+        .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
+        .where(ResponseAnswer.item_id.in_(MARK_ITEMS), value.is_not(None))
+        .group_by(*columns, ResponseAnswer.item_id)
+    )
+    if period.start:
+        query = query.where(Response.end_month >= period.start.replace(day=1))
+    if period.end:
+        query = query.where(Response.end_month <= period.end.replace(day=1))
+    return query
+
+
+def cells_can_answer(dims: Sequence[str], period: Period) -> bool:
+    """True when the kept cells hold exactly the figures of `dims` in `period`.
+
+    They do for whole months (the cells count per month of the end of care) and for at most two
+    of team, municipality and care type (the cells come in pairs of them).
+    """
+    starts = period.start is None or period.start.day == 1
+    ends = period.end is None or (period.end + timedelta(days=1)).day == 1
+    return starts and ends and _pair(dims) is not None
+
+
+def _pair(dims: Sequence[str]) -> str | None:
+    """The smallest pair of cell dimensions that holds every one of `dims`."""
+    needed = {d for d in dims if d in CELL_DIMENSIONS}
+    return next((name for name, pair in PAIRS.items() if needed <= set(pair)), None)
+
+
+def _cell_columns(table: Any) -> dict[str, Any]:
+    return {
+        "group": table.c.respondent_group,
+        **{d: table.c[d] for d in CELL_DIMENSIONS},
+        "period": table.c.end_month,
+    }
+
+
+def _cell_selection(table: Any, dims: Sequence[str], period: Period) -> tuple[list, Select]:
+    """The dimension columns of `dims` and the FROM/WHERE of their pair's cells in `period`."""
+    if not cells_can_answer(dims, period):
+        raise ReportError("the kept cells cannot answer this breakdown or period")
+    columns = [dimension_column(d, _cell_columns(table)) for d in dims]
+    query = select(*columns).where(table.c.pair == _pair(dims))
+    if period.start:
+        query = query.where(table.c.end_month >= period.start)
+    if period.end:
+        query = query.where(table.c.end_month <= period.end.replace(day=1))
+    return columns, query
+
+
+def cell_funnel_query(dims: Sequence[str], period: Period) -> Select:
+    """`funnel_query`'s figures summed from the kept funnel cells."""
+    columns, query = _cell_selection(funnel_cell, dims, period)
+    query = query.add_columns(*(func.sum(funnel_cell.c[n]).label(n) for n in FUNNEL_NAMES))
+    if columns:
+        # A cell whose invitations were all taken back (deleted, moved) keeps a row of zeros.
+        query = query.group_by(*columns).having(func.sum(funnel_cell.c.invited) > 0)
+    return query
+
+
+def cell_mark_query(dims: Sequence[str], period: Period) -> Select:
+    """`mark_query`'s figures summed from the kept mark cells."""
+    columns, query = _cell_selection(mark_cell, dims, period)
+    sums = {"n": "n", "sum": "total", "sumsq": "total_sq"} | {
+        f"count_{m}": f"count_{m}" for m in MARKS
+    }
+    return (
+        query.add_columns(
+            mark_cell.c.item_id.label("item"),
+            *(func.sum(mark_cell.c[column]).label(name) for name, column in sums.items()),
+        )
+        .where(mark_cell.c.item_id.in_(MARK_ITEMS))
+        .group_by(*columns, mark_cell.c.item_id)
+        .having(func.sum(mark_cell.c.n) > 0)
+    )
+
+
+def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:
+    """Rows as a DataFrame with integer counts (SUM over no rows gives NULL: that is 0)."""
+    frame = pd.DataFrame(rows, columns=names)
+    numeric = names[n_dims:]
+    periods = {
+        c: frame[c].map({v: period_name(v, c) for v in frame[c].unique()})
+        for c in names[:n_dims]
+        if c in PERIOD_OF
+    }
+    return frame.assign(**periods, **{c: frame[c].fillna(0).astype("int64") for c in numeric})

@@ -1,0 +1,2 @@
+"""What every blueprint shares: error pages, security headers, locale, rate limits, static
+files and the health checks."""
