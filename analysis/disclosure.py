@@ -45,9 +45,9 @@ TOTAL = "\x1dTotaal"
 """Dimension value of a margin row: the sum over every value of that dimension.
 
 A marker, not a label: it starts with a control character (group separator), which no value
-from the data can hold (the episode import refuses control characters), so a team or a
-municipality that is really called "Totaal" is an ordinary cell. People read `TOTAL_LABEL`
-(`shown_value`)."""
+from the data can hold (the episode import strips it at either end, as white space, and
+refuses control characters inside a value), so a team or a municipality that is really called
+"Totaal" is an ordinary cell. People read `TOTAL_LABEL` (`shown_value`)."""
 
 TOTAL_LABEL = "Totaal"
 """What a margin row reads in tables and files."""

@@ -6,12 +6,13 @@ import io
 import json
 
 from bs4 import BeautifulSoup
+from sqlalchemy import func, select
 
 from analysis.disclosure import TOTAL
 from survey.answers.operations import submit_response
 from survey.answers.questionnaires import load_questionnaires
-from survey.models import utcnow
-from tests.factories import make_episode, make_invited
+from survey.models import Episode, utcnow
+from tests.factories import EPISODE_CSV_HEADER, make_episode, make_invited
 from tests.staff_helpers import get, signed_in_client
 
 TEAMS = {"Totaal": (12, 6), "Noord": (10, 5)}
@@ -29,9 +30,24 @@ def fill(db) -> None:
                 assert submit_response(db, invitation, questionnaire, answers, "nl", utcnow())
 
 
-def test_the_marker_is_no_text_an_import_accepts():
-    # The import refuses control characters in every text column (tests/test_import_episodes).
-    assert any(ord(c) < 32 for c in TOTAL)
+def test_the_marker_is_no_text_an_import_accepts(runner, db, tmp_path):
+    path = tmp_path / "episodes.csv"
+    row = f"E1,2026-11-02,{TOTAL},{TOTAL},{TOTAL},15,jongere@example.org,,nl"
+    path.write_text(f"{EPISODE_CSV_HEADER}\n{row}\n", encoding="utf-8")
+    result = runner.invoke(args=["import-episodes", str(path)])
+    # The leading separator is stripped like any white space (Python's str.strip): the team is
+    # "Totaal", an ordinary name, never the marker.
+    assert result.exit_code == 0, result.output
+    db.rollback()
+    episode = db.scalars(select(Episode)).one()
+    assert (episode.team, episode.municipality, episode.care_type) == ("Totaal",) * 3
+    # Inside a value the separator is refused like every control character.
+    row = "E2,2026-11-02,Team\x1dNoord,Soest,Begeleiding,15,jongere@example.org,,nl"
+    path.write_text(f"{EPISODE_CSV_HEADER}\n{row}\n", encoding="utf-8")
+    result = runner.invoke(args=["import-episodes", str(path)])
+    assert result.exit_code == 1
+    assert "line 2" in result.output and "control character" in result.output
+    assert db.scalar(select(func.count(Episode.id))) == 1
 
 
 def test_a_team_named_totaal_is_shown_beside_the_margin(app, db):

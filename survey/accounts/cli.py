@@ -29,6 +29,7 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
     session = get_session()
     try:
         user = create_user(session, email, role, password, via="command line")
+        session.commit()
     except WeakPassword as weak:
         reasons = {
             "too_short": "use at least 12 characters",

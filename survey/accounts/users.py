@@ -53,7 +53,8 @@ def create_user(
     """Create an active staff account and audit it; raises AccountError or WeakPassword.
 
     `via` names where it was done when that is not a signed-in admin's request ("command
-    line"); the audit event is the same from every door.
+    line"); the audit event is the same from every door. The caller commits: the account and
+    its audit event go in together (the demo creates several in one transaction).
     """
     email = normalise_email(email)
     if role not in tuple(Role):
@@ -66,7 +67,14 @@ def create_user(
     session.flush()
     log.info("staff user %d created with role %s", user.id, role)
     detail = f"role {role}" + (f" ({via})" if via else "")
-    audit.record(session, "user created", object_type="user", object_id=user.id, detail=detail)
+    audit.record(
+        session,
+        "user created",
+        object_type="user",
+        object_id=user.id,
+        detail=detail,
+        commit=False,
+    )
     return user
 
 
@@ -82,7 +90,8 @@ def update_user(
     Every change but activating ends the account's sessions, so a demoted or deactivated
     colleague is signed out at once. Raises AccountError("self") when an admin would change
     their own role or deactivate themselves (nobody can lock the last door from inside), and
-    AccountError("action") or AccountError("role") for values outside the fixed sets.
+    AccountError("action") or AccountError("role") for values outside the fixed sets. The
+    caller commits.
     """
     if action not in USER_ACTIONS:
         raise AccountError("action")
@@ -105,6 +114,7 @@ def update_user(
         object_id=user.id,
         actor=by,
         detail=f"role {user.role}" if action == "set_role" else None,
+        commit=False,
     )
 
 

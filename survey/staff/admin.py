@@ -1,7 +1,8 @@
 """Admin pages: episode upload, outbox and sending, staff accounts, the audit log.
 
 The same services as the CLI do the work (import_episodes, send_once, create_user); these views
-only parse the form, call one service, record the audit event and show the outcome.
+only parse the form, call one service and show the outcome. Imports and sends are audited here;
+account changes are audited by their operations (survey.accounts.users), as on the command line.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
     if form.validate_on_submit():
         try:
             user = create_user(db, form.email.data, form.role.data, form.password.data)
+            db.commit()
         except WeakPassword as weak:
             form.password.errors = [password_message(str(weak))]
         except AccountError as refused:
@@ -138,6 +140,7 @@ def update_user(user_id: int) -> WerkzeugResponse:
         return redirect(url_for("admin.users"))
     try:
         update_user_account(db, user, form.action.data, by=current_user.user, role=form.role.data)
+        db.commit()
     except AccountError as refused:
         if refused.code == "self":
             flash(_("You cannot change your own role or deactivate yourself."))
