@@ -1,9 +1,10 @@
-"""Dutch number formatting and the infoblad results table.
+"""Number formatting (Dutch by default, any locale through Babel) and the infoblad table.
 
-Dutch style: decimal comma, '.' between thousands, marks with two decimals, rates as whole
-percentages. Rounding is half away from zero on the number as written (8,085 → 8,09), as readers
-would round by hand, not the banker's rounding of `round()`. A missing figure prints as an en
-dash; a suppressed one as `SUPPRESSED_NOTE`.
+Marks have two decimals, rates are whole percentages, counts whole numbers; the notation is the
+locale's (Babel's CLDR data): Dutch writes 1.234 and 8,09, English 1,234 and 8.09. Rounding is
+half away from zero on the number as written (8,085 → 8,09), as readers would round by hand,
+not the banker's rounding of `round()`: the number is rounded here, and Babel only writes it.
+A missing figure prints as an en dash; a suppressed one as `SUPPRESSED_NOTE`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from babel.numbers import format_decimal, format_percent
 
 from analysis.disclosure import SUPPRESSED_NOTE, TOTAL
 
 MISSING = "–"
+DUTCH = "nl_NL"
+"""The default locale: the infoblad and the people's exports are Dutch."""
 
 GROUP_LABELS = {"youth": "Jongeren", "parent": "Ouders"}
 """Respondent group → infoblad column heading, in column order."""
@@ -37,20 +41,28 @@ def is_missing(value: object) -> bool:
     return isinstance(value, float | np.floating) and math.isnan(value)
 
 
-def format_number(value: float | int | None, decimals: int = 0, *, missing: str = MISSING) -> str:
-    """A number in Dutch notation: ``1234.5, 1`` → ``"1.234,5"``.
+def format_number(
+    value: float | int | None,
+    decimals: int = 0,
+    *,
+    missing: str = MISSING,
+    locale: str = DUTCH,
+) -> str:
+    """A number in the notation of `locale`: ``1234.5, 1`` → ``"1.234,5"`` (Dutch).
 
     Args:
         value: the number; None/NaN/NA give `missing`.
-        decimals: digits after the comma, rounded half away from zero.
+        decimals: digits after the decimal sign, rounded half away from zero.
         missing: text for a missing value.
+        locale: a Babel locale such as ``nl_NL`` or ``en``.
 
     Returns:
         The formatted number.
     """
     if value is None or is_missing(value):
         return missing
-    return _dutch(_decimal(value), decimals)
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    return format_decimal(_rounded(_decimal(value), decimals), format=pattern, locale=locale)
 
 
 def _decimal(value: float | int) -> Decimal:
@@ -60,29 +72,28 @@ def _decimal(value: float | int) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def _dutch(number: Decimal, decimals: int) -> str:
+def _rounded(number: Decimal, decimals: int) -> Decimal:
+    """Rounded half away from zero, without a minus sign on zero."""
     rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    if rounded == 0:
-        rounded = abs(rounded)
-    text = f"{rounded:,.{decimals}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return abs(rounded) if rounded == 0 else rounded
 
 
-def format_count(value: int | float | None, *, missing: str = MISSING) -> str:
-    """A whole number with '.' between thousands: ``1234`` → ``"1.234"``."""
-    return format_number(value, 0, missing=missing)
+def format_count(value: int | float | None, *, missing: str = MISSING, locale: str = DUTCH) -> str:
+    """A whole number with the locale's thousands separator: ``1234`` → ``"1.234"``."""
+    return format_number(value, 0, missing=missing, locale=locale)
 
 
-def format_mark(value: float | None, *, missing: str = MISSING) -> str:
+def format_mark(value: float | None, *, missing: str = MISSING, locale: str = DUTCH) -> str:
     """A report mark with two decimals: ``8.0909`` → ``"8,09"``."""
-    return format_number(value, 2, missing=missing)
+    return format_number(value, 2, missing=missing, locale=locale)
 
 
-def format_rate(value: float | None, *, missing: str = MISSING) -> str:
+def format_rate(value: float | None, *, missing: str = MISSING, locale: str = DUTCH) -> str:
     """A share 0-1 as a whole percentage: ``0.297`` → ``"30%"``."""
     if value is None or is_missing(value):
         return missing
-    return f"{_dutch(_decimal(value) * 100, 0)}%"
+    percent = _rounded(_decimal(value) * 100, 0)
+    return format_percent(percent / 100, format="#,##0%", locale=locale)
 
 
 def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:

@@ -174,3 +174,12 @@ def test_to_records_gives_plain_python_values():
     ]
     assert type(records[0]["n"]) is int
     assert type(records[0]["suppressed"]) is bool
+
+
+def test_english_notation_through_babel_rounds_the_same_way():
+    assert format_mark(8.085, locale="en") == "8.09"  # half away from zero, as in Dutch
+    assert format_count(1234567, locale="en") == "1,234,567"
+    assert format_number(-1234.5, 1, locale="en") == "-1,234.5"
+    assert format_number(-0.001, 2, locale="en") == "0.00"
+    assert format_rate(0.285, locale="en") == "29%"
+    assert format_mark(None, locale="en") == "–"

@@ -6,16 +6,18 @@ deny-by-default role check for every /staff route (survey.accounts.permissions),
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, redirect, request, url_for
+from flask import Blueprint, Flask, abort, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user
 
 from survey.accounts.permissions import PUBLIC, allowed
 from survey.accounts.users import load_session
 from survey.db import get_session
-from survey.models import StaffSession, StaffUser, utcnow
+from survey.enums import Language
+from survey.models import LANGUAGES, StaffSession, StaffUser, utcnow
 from survey.staff.dashboard import bp as dashboard_bp
 from survey.staff.quotes import bp as quotes_bp
+from survey.web.i18n import select_locale, use_language
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 admin_bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
@@ -47,6 +49,24 @@ def _load(raw_session_id: str) -> SignedIn | None:
     return SignedIn(raw_session_id, staff_session) if staff_session else None
 
 
+def choose_language() -> None:
+    """Staff pages speak the language the staff member chose with the language link
+    (`?lang=en` on any staff page, kept in the session): Dutch unless asked otherwise."""
+    if not request.path.startswith("/staff"):
+        return
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["language"] = asked
+    use_language(session.get("language"))
+
+
+def language_switch() -> dict[str, str]:
+    """The other language of a staff page, and this page's address in it."""
+    other = Language.EN if select_locale() == Language.NL else Language.NL
+    args = {**(request.view_args or {}), **request.args.to_dict(), "lang": other.value}
+    return {"language": other.value, "url": url_for(request.endpoint or "staff.home", **args)}
+
+
 def check_access() -> ResponseReturnValue | None:
     """Before every /staff request: signed in, and the role may use this endpoint."""
     if not request.path.startswith("/staff") or request.endpoint in PUBLIC:
@@ -69,7 +89,9 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     login_manager.login_view = "staff.login"
+    app.before_request(choose_language)
     app.before_request(check_access)
+    app.context_processor(lambda: {"staff_language_switch": language_switch})
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(dashboard_bp)

@@ -9,10 +9,8 @@ links to charts, downloads and comments carry the same one.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 
-from analysis.formatting import format_count, format_mark, format_rate
-from analysis.publication import GROUPS, PublicationPeriod
 from survey.accounts import audit
 from survey.db import get_session
 from survey.quotes import operations as quotes
@@ -25,8 +23,14 @@ from survey.reporting.exports import (
 from survey.reporting.publication import is_published
 from survey.staff import dashboard_figures as figures
 from survey.staff.dashboard_figures import DashboardQuery
-from survey.staff.periods import chosen_period, period_options, periods
+from survey.staff.filters import (
+    CommentsFilterForm,
+    DashboardFilterForm,
+    ExportFilterForm,
+    from_request,
+)
 from survey.web.downloads import download
+from survey.web.i18n import chart_locale
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff/dashboard")
 
@@ -34,43 +38,27 @@ EXPORT_WIDTH = 640
 """Chart width in pixels in SVG and PNG downloads (the page itself fills its column)."""
 
 
-@bp.app_template_filter("count_nl")
-def _count(value: float | None) -> str:
-    return format_count(value)
-
-
-@bp.app_template_filter("rate_nl")
-def _rate(value: float | None) -> str:
-    return format_rate(value)
-
-
-@bp.app_template_filter("mark_nl")
-def _mark(value: float | None) -> str:
-    return format_mark(value)
-
-
 def _min_cell_size() -> int:
     return current_app.config["MIN_CELL_SIZE"]
 
 
-def _query() -> tuple[DashboardQuery, list[PublicationPeriod]]:
-    """The dashboard's choices from the query string, and every period with data."""
-    available, default = periods()
-    return DashboardQuery.from_args(request.args, default, available), available
+def _query() -> tuple[DashboardQuery, DashboardFilterForm]:
+    """The dashboard's choices from the query string, and the filter form showing them."""
+    form = from_request(DashboardFilterForm)
+    return form.query(), form
 
 
 @bp.route("/")
 def index() -> str:
     """Every view of the dashboard for the chosen period and breakdown."""
-    query, available = _query()
+    query, form = _query()
     return render_template(
         "staff/dashboard.html",
+        form=form,
         query=query,
         args=query.args(),
         period_args={"period": query.publication.key},
-        period_options=period_options(available, query.publication),
         figures=figures.dashboard_figures(get_session(), query, _min_cell_size()),
-        options=figures,
         dimension_label=figures.dimension_label,
         measure_label=figures.measure_label,
         value_labels=figures.value_labels(),
@@ -93,20 +81,17 @@ def chart(name: str, fmt: str) -> Response:
     audit.record(get_session(), "export", object_type="chart", object_id=f"{name} {fmt}")
     body: str | bytes
     if fmt == "svg":
-        body, mimetype = vl_convert.vegalite_to_svg(spec, format_locale="nl-NL"), "image/svg+xml"
+        body = vl_convert.vegalite_to_svg(spec, format_locale=chart_locale())
+        mimetype = "image/svg+xml"
     else:
-        body, mimetype = (
-            vl_convert.vegalite_to_png(spec, scale=2, format_locale="nl-NL"),
-            "image/png",
-        )
+        body = vl_convert.vegalite_to_png(spec, scale=2, format_locale=chart_locale())
+        mimetype = "image/png"
     return download(body, f"ervaringswijzer-{name}.{fmt}", mimetype)
 
 
 def _export(fmt: str) -> tuple[bytes | str, str]:
-    query, _ = _query()
-    table = request.args.get("table", "breakdown")
-    if table not in figures.TABLES:
-        table = "breakdown"
+    form = from_request(ExportFilterForm)
+    query, table = form.query(), form.value("table")
     dims, rows = figures.table_rows(get_session(), query, _min_cell_size(), table)
     columns = REPRESENTATION_COLUMNS if table == "representativeness" else EXPORT_COLUMNS
     audit.record(get_session(), "export", object_type="report", object_id=f"{table} {fmt}")
@@ -150,9 +135,8 @@ def comments() -> str:
     is shown only when `is_published` says the counts of that same group and period are.
     """
     db = get_session()
-    period, available = chosen_period()
-    group = request.args.get("group")
-    group = group if group in GROUPS else GROUPS[0]
+    form = from_request(CommentsFilterForm)
+    period, group = form.publication, form.value("group")
     shown = is_published(db, _min_cell_size(), period, group)
     rows = []
     if shown:
@@ -167,12 +151,11 @@ def comments() -> str:
         )
     return render_template(
         "staff/comments.html",
+        form=form,
         rows=rows,
         shown=shown,
         limit=COMMENT_LIMIT,
-        groups=GROUPS,
         group=group,
         period=period,
-        period_options=period_options(available, period),
         value_labels=figures.value_labels(),
     )

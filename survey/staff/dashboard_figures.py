@@ -14,7 +14,7 @@ that the breakdown table does not already account for.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,6 @@ from analysis.representativeness import representativeness
 from survey.cells import MARK_ITEMS
 from survey.reporting.cohorts import Cells, cohort_rows
 from survey.reporting.dimensions import Period
-from survey.staff.periods import period_from_args
 
 PERIODS = ("month", "quarter", "year")
 BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
@@ -42,7 +41,7 @@ TABLES = ("groups", "trend", "breakdown", "representativeness")
 
 @dataclass(frozen=True)
 class DashboardQuery:
-    """The choices in the dashboard's filter form; invalid values fall back to defaults.
+    """The choices in the dashboard's filter form (`survey.staff.filters.DashboardFilterForm`).
 
     `publication` is the chosen publication period (a calendar month, quarter, half year or
     year, `analysis.publication`): the dashboard shows no other periods, so that no two of its
@@ -54,35 +53,6 @@ class DashboardQuery:
     by2: str | None = "group"
     grain: str = "quarter"
     measure: str = "response_rate"
-
-    @classmethod
-    def from_args(
-        cls,
-        args: Mapping[str, str],
-        default: PublicationPeriod,
-        available: Collection[PublicationPeriod] | None = None,
-    ) -> DashboardQuery:
-        """Read the query string; never fails (a bad value gives the default).
-
-        `default` is the period shown when none (or no valid one) is asked for; with
-        `available`, a period outside it counts as invalid too.
-        """
-        by = args.get("by", cls.by)
-        by = by if by in BREAKDOWNS else cls.by
-        by2: str | None = args.get("by2", "group")
-        if by2 not in SECOND_DIMENSIONS:
-            by2 = None if by2 == "" else "group"
-        if by2 == by or (by2 in PERIODS and by in PERIODS):
-            by2 = None  # one period grain at a time: month × quarter is not a cross-table
-        grain = args.get("grain", cls.grain)
-        measure = args.get("measure", cls.measure)
-        return cls(
-            publication=period_from_args(args, default, available),
-            by=by,
-            by2=by2,
-            grain=grain if grain in TREND_GRAINS else cls.grain,
-            measure=measure if measure in MEASURES else cls.measure,
-        )
 
     @property
     def period(self) -> Period:

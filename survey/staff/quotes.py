@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TypedDict, cast
 
 from flask import (
     Blueprint,
@@ -25,7 +24,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -36,7 +34,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from analysis.publication import GROUPS, PublicationPeriod
 from survey.accounts import audit
 from survey.db import get_session
-from survey.enums import QuoteStatus
 from survey.infoblad import render as infoblad
 from survey.models import Comment
 from survey.models import Response as SurveyResponse
@@ -44,14 +41,13 @@ from survey.quotes import exports as quote_exports
 from survey.quotes import operations as quotes
 from survey.quotes.deidentify import PLACEHOLDERS
 from survey.reporting.publication import is_published
+from survey.staff.filters import PeriodFilterForm, QuoteFilterForm, from_request
 from survey.staff.forms import QuoteDecisionForm
-from survey.staff.periods import chosen_period, period_options
 from survey.web.downloads import download
 from survey.web.i18n import select_locale
 
 bp = Blueprint("quotes", __name__, url_prefix="/staff/quotes")
 
-STATUSES = tuple(QuoteStatus)
 PLACEHOLDER_PATTERN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 DOWNLOADS = {
     "md": ("text/markdown", "citaten.md"),
@@ -90,23 +86,6 @@ def _filter(
     return where, hidden
 
 
-class QueueArgs(TypedDict, total=False):
-    """The queue's own filters, as links and redirects pass them on."""
-
-    status: str
-    group: str
-    period: str
-
-
-def _queue_args() -> QueueArgs:
-    """The queue's own filters from the query string (nothing else is passed on)."""
-    # Only QueueArgs' keys, in the order of the query string (a TypedDict cannot be built by a
-    # comprehension, hence the cast).
-    return cast(
-        QueueArgs, {k: v for k, v in request.args.items() if k in ("status", "group", "period")}
-    )
-
-
 def highlighted(comment: Comment) -> Markup:
     """The quote text, escaped, with every placeholder in a <mark>."""
     text = quotes.shown_text(comment)
@@ -133,16 +112,13 @@ def queue() -> str:
     Only groups whose figures are published for the period are listed; for the others the page
     says there are too few responses.
     """
-    period, available = chosen_period()
-    status: str | None = request.args.get("status", QuoteStatus.NEW)
-    status = status if status in STATUSES else None  # an invalid status counts as none
-    group = request.args.get("group")
-    group = group if group in GROUPS else None
-    where, hidden = _filter(period, status, group)
+    form = from_request(QuoteFilterForm)
+    period, status, group = form.publication, form.value("status"), form.value("group")
+    where, hidden = _filter(period, status or None, group or None)
     db = get_session()
     total = quotes.count_comments(db, where) if where else 0
     pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    page = min(form.value("page") or 1, pages)
     rows = (
         quotes.comments(db, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE) if where else []
     )
@@ -159,13 +135,12 @@ def queue() -> str:
         hidden=hidden,
         period=period,
         period_label=period.label(select_locale()),
-        period_options=period_options(available, period),
-        statuses=STATUSES,
+        form=form,
         highlighted=highlighted,
         total=total,
         page=page,
         pages=pages,
-        args={**_queue_args(), "period": period.key},
+        args=form.args(),
     )
 
 
@@ -173,7 +148,8 @@ def queue() -> str:
 def decide(response_id: str) -> WerkzeugResponse | tuple[str, int]:
     """Approve, reject or save an edited quote; every decision goes into the audit log."""
     form = QuoteDecisionForm()
-    back = url_for("quotes.queue", **_queue_args(), page=request.args.get("page", 1, type=int))
+    filters = from_request(QuoteFilterForm)
+    back = url_for("quotes.queue", page=filters.value("page") or 1, **filters.args())
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             abort(400)  # an expired or foreign form: the generic page says to try again
@@ -230,7 +206,7 @@ def infoblad_section(fmt: str) -> Response:
     one gives the default period): results, chart and approved quotes; audited."""
     if fmt not in INFOBLAD_DOWNLOADS:
         abort(404)
-    period, _ = chosen_period()
+    period = from_request(PeriodFilterForm).publication
     db = get_session()
     section = infoblad.build_section(db, current_app.config, period)
     body = infoblad.SECTION_FORMATS[fmt](section)

@@ -1,5 +1,6 @@
 // Draws each chart whose spec URL is in data-spec-url, with Vega's expression interpreter so the
 // page needs no 'unsafe-eval' in its Content-Security-Policy. Without JavaScript the tables stay.
+var DUTCH = { decimal: ",", thousands: ".", grouping: [3], currency: ["€\u00a0", ""] };
 document.querySelectorAll("[data-spec-url]").forEach(function (element) {
   fetch(element.dataset.specUrl, { credentials: "same-origin" })
     .then(function (response) { return response.json(); })
@@ -13,8 +14,8 @@ document.querySelectorAll("[data-spec-url]").forEach(function (element) {
         defaultStyle: false,
         // vega-tooltip would add its own <style> element; its look is in site.css instead.
         tooltip: { disableDefaultStyle: true },
-        // Dutch number notation, as in the tables: 8,09 and 30%.
-        formatLocale: { decimal: ",", thousands: ".", grouping: [3], currency: ["€\u00a0", ""] },
+        // The page's number notation, as in the tables: 8,09 in Dutch, 8.09 in English.
+        formatLocale: document.documentElement.lang === "en" ? undefined : DUTCH,
       });
     })
     .catch(function () { element.hidden = true; });

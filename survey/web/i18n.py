@@ -8,9 +8,12 @@ editable install compiles them in place) and by `make translations`.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Flask, g
 from flask_babel import Babel, force_locale, gettext, refresh
 
+from analysis.formatting import format_count, format_mark, format_rate
 from survey.enums import Language
 from survey.models import LANGUAGES
 
@@ -19,6 +22,11 @@ def select_locale() -> str:
     """The language of the current page: the one a view chose, else Dutch."""
     locale = g.get("locale")
     return locale if locale in LANGUAGES else Language.NL
+
+
+def chart_locale() -> Literal["en-US", "nl-NL"]:
+    """The number notation of charts drawn on the server (vl-convert), in the page's language."""
+    return "en-US" if select_locale() == Language.EN else "nl-NL"
 
 
 def use_language(language: str | None) -> str:
@@ -37,6 +45,19 @@ def language_switch_label(language: str) -> str:
 def init_app(app: Flask) -> None:
     """Register Flask-Babel with the per-request locale selector."""
     Babel(app, locale_selector=select_locale)
+
+    # Figures in the page's notation: 1.234 and 8,09 in Dutch, 1,234 and 8.09 in English.
+    @app.template_filter("as_count")
+    def _count(value: float | None) -> str:
+        return format_count(value, locale=select_locale())
+
+    @app.template_filter("as_rate")
+    def _rate(value: float | None) -> str:
+        return format_rate(value, locale=select_locale())
+
+    @app.template_filter("as_mark")
+    def _mark(value: float | None) -> str:
+        return format_mark(value, locale=select_locale())
 
     @app.context_processor
     def _language() -> dict[str, object]:
