@@ -37,13 +37,13 @@ def _rebuild_sql(dialect: str) -> list[str]:
     )
     answers = _Source(
         tables="response_answer AS a JOIN response AS r ON r.id = a.response_id",
-        where=_is_mark("a"),
+        where=_is_mark(dialect, "a"),
         group="r.respondent_group",
         month="r.end_month",
         dims="r",
         item="a.item_id",
     )
     return [
-        _add(dialect, funnel_cell.name, invitations, _funnel_measures("i"), grouped=True),
-        _add(dialect, mark_cell.name, answers, _mark_measures("a"), grouped=True),
+        _add(dialect, funnel_cell.name, invitations, _funnel_measures(dialect, "i"), grouped=True),
+        _add(dialect, mark_cell.name, answers, _mark_measures(dialect, "a"), grouped=True),
     ]

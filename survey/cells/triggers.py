@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import literal_column
 from sqlalchemy.engine import Connection
 
-from survey.cells.tables import CELL_DIMENSIONS, MARK_ITEMS, MARKS, PAIRS, funnel_cell, mark_cell
+from survey.cells.measures import (
+    MonthStart,
+    flag_sql,
+    funnel_conditions,
+    is_mark,
+    mark_counts,
+    mark_sums,
+    row,
+    to_sql,
+)
+from survey.cells.tables import CELL_DIMENSIONS, PAIRS, funnel_cell, mark_cell
 
 # A cell's key: the primary key of funnel_cell (mark_cell adds the item).
 _KEY = ("pair", "end_month", "respondent_group", *CELL_DIMENSIONS)
@@ -32,50 +43,26 @@ def _pairs_sql() -> str:
     return "(" + " UNION ALL ".join(rows) + ") AS p"
 
 
-def _month_of(dialect: str, column: str) -> str:
-    if dialect == "postgresql":
-        return f"CAST(date_trunc('month', {column}) AS DATE)"
-    return f"date({column}, 'start of month')"
+def _month_of(dialect: str, value: str) -> str:
+    return to_sql(MonthStart(literal_column(value)), dialect)
 
 
-def _flag(condition: str) -> str:
-    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+def _funnel_measures(dialect: str, i: str) -> dict[str, str]:
+    """The funnel counts of one invited invitation `i` (0 or 1 each), as the reports count
+    them (`survey.cells.measures.funnel_conditions`)."""
+    conditions = funnel_conditions(row(i, "invitation"))
+    return {"invited": "1", **{name: flag_sql(c, dialect) for name, c in conditions.items()}}
 
 
-def _funnel_measures(i: str) -> dict[str, str]:
-    """The funnel counts of one invited invitation `i` (0 or 1 each), as in `funnel_query`.
-
-    `responded_at` holds only the day (survey.answers.operations), so "answered after the
-    reminder" is "answered on or after the day of the reminder": both sides compared as days.
-    `date()` is the same function on SQLite and PostgreSQL.
-    """
-    return {
-        "invited": "1",
-        "sent": _flag(f"{i}.sent_at IS NOT NULL"),
-        "opened": _flag(f"{i}.sent_at IS NOT NULL AND {i}.opened_at IS NOT NULL"),
-        "responded": _flag(f"{i}.responded_at IS NOT NULL"),
-        "bounced": _flag(f"{i}.bounced_at IS NOT NULL"),
-        "opted_out": _flag(f"{i}.opted_out_at IS NOT NULL"),
-        "after_reminder": _flag(
-            f"{i}.reminded_at IS NOT NULL AND date({i}.responded_at) >= date({i}.reminded_at)"
-        ),
-    }
+def _mark_measures(dialect: str, a: str) -> dict[str, str]:
+    """The mark sums of one answer `a` that holds a mark (`survey.cells.measures`)."""
+    answer = row(a, "answer")
+    sums = {name: to_sql(e, dialect) for name, e in mark_sums(answer).items()}
+    return sums | {name: flag_sql(c, dialect) for name, c in mark_counts(answer).items()}
 
 
-def _mark_measures(a: str) -> dict[str, str]:
-    """The mark sums of one answer `a` that holds a mark, as in `mark_query`."""
-    value = f"{a}.value_int"
-    return {
-        "n": "1",
-        "total": value,
-        "total_sq": f"{value} * {value}",
-        **{f"count_{m}": _flag(f"{value} = {m}") for m in MARKS},
-    }
-
-
-def _is_mark(a: str) -> str:
-    items = ", ".join(f"'{item}'" for item in MARK_ITEMS)
-    return f"{a}.item_id IN ({items}) AND {a}.value_int IS NOT NULL"
+def _is_mark(dialect: str, a: str) -> str:
+    return to_sql(is_mark(row(a, "answer")), dialect)
 
 
 @dataclass(frozen=True)
@@ -204,11 +191,11 @@ def _answer_via_response(a: str, extra: str = "") -> _Source:
     )
 
 
-def _response_answers(r: str) -> _Source:
+def _response_answers(dialect: str, r: str) -> _Source:
     """The mark answers of a response record (NEW or OLD), in that record's cell."""
     return _Source(
         tables="response_answer AS a",
-        where=f"a.response_id = {r}.id AND {_is_mark('a')}",
+        where=f"a.response_id = {r}.id AND {_is_mark(dialect, 'a')}",
         group=f"{r}.respondent_group",
         month=f"{r}.end_month",
         dims=r,
@@ -218,16 +205,19 @@ def _response_answers(r: str) -> _Source:
 
 def _triggers(dialect: str) -> list[_Trigger]:
     funnel, marks = funnel_cell.name, mark_cell.name
-    new_i, old_i = _funnel_measures("NEW"), _funnel_measures("OLD")
-    episode_i = _funnel_measures("i")
+    new_i, old_i = _funnel_measures(dialect, "NEW"), _funnel_measures(dialect, "OLD")
+    episode_i = _funnel_measures(dialect, "i")
     same_cell = (
         "OLD.invited_at IS NOT NULL AND NEW.invited_at IS NOT NULL "
         "AND OLD.episode_id = NEW.episode_id AND OLD.respondent_group = NEW.respondent_group"
     )
     changed = " OR ".join(f"({d}) <> 0" for d in _delta(new_i, old_i).values())
     invitation_update = f"UPDATE OF {', '.join(_INVITATION_COLUMNS)}"
+    new_mark, old_mark = _is_mark(dialect, "NEW"), _is_mark(dialect, "OLD")
+    new_a, old_a = _mark_measures(dialect, "NEW"), _mark_measures(dialect, "OLD")
+    response_a = _mark_measures(dialect, "a")
     same_mark = (
-        f"{_is_mark('OLD')} AND {_is_mark('NEW')} "
+        f"{old_mark} AND {new_mark} "
         "AND OLD.response_id = NEW.response_id AND OLD.item_id = NEW.item_id"
     )
     answer_update = "UPDATE OF response_id, item_id, value_int"
@@ -279,8 +269,8 @@ def _triggers(dialect: str) -> list[_Trigger]:
         ),
         _Trigger(
             "answer_cell_insert", "AFTER", "INSERT", "response_answer",
-            _unless_mixing(dialect, _is_mark("NEW")),
-            (_add(dialect, marks, _answer_via_response("NEW"), _mark_measures("NEW")),),
+            _unless_mixing(dialect, new_mark),
+            (_add(dialect, marks, _answer_via_response("NEW"), new_a),),
         ),
         _Trigger(
             "answer_cell_update", "AFTER", answer_update, "response_answer",
@@ -288,42 +278,40 @@ def _triggers(dialect: str) -> list[_Trigger]:
             (
                 _add(
                     dialect, marks, _answer_via_response("NEW"),
-                    _delta(_mark_measures("NEW"), _mark_measures("OLD")),
+                    _delta(new_a, old_a),
                 ),
             ),
         ),
         _Trigger(
             "answer_cell_move", "AFTER", answer_update, "response_answer",
-            f"NOT ({same_mark}) AND (({_is_mark('OLD')}) OR ({_is_mark('NEW')}))",
+            f"NOT ({same_mark}) AND (({old_mark}) OR ({new_mark}))",
             (
                 _add(
-                    dialect, marks, _answer_via_response("OLD", f" AND {_is_mark('OLD')}"),
-                    _mark_measures("OLD"), -1,
+                    dialect, marks, _answer_via_response("OLD", f" AND {old_mark}"), old_a, -1,
                 ),
                 _add(
-                    dialect, marks, _answer_via_response("NEW", f" AND {_is_mark('NEW')}"),
-                    _mark_measures("NEW"),
+                    dialect, marks, _answer_via_response("NEW", f" AND {new_mark}"), new_a,
                 ),
             ),
         ),
         # Without its response (deleted with it), the response's own trigger has counted it out.
         _Trigger(
             "answer_cell_delete", "AFTER", "DELETE", "response_answer",
-            _unless_mixing(dialect, _is_mark("OLD")),
-            (_add(dialect, marks, _answer_via_response("OLD"), _mark_measures("OLD"), -1),),
+            _unless_mixing(dialect, old_mark),
+            (_add(dialect, marks, _answer_via_response("OLD"), old_a, -1),),
         ),
         _Trigger(
             "response_cell_delete", "BEFORE", "DELETE", "response",
             _unless_mixing(dialect, "1 = 1"),
-            (_add(dialect, marks, _response_answers("OLD"), _mark_measures("a"), -1),),
+            (_add(dialect, marks, _response_answers(dialect, "OLD"), response_a, -1),),
         ),
         _Trigger(
             "response_cell_update", "AFTER", f"UPDATE OF {', '.join(_RESPONSE_COLUMNS)}",
             "response",
             " OR ".join(f"OLD.{c} <> NEW.{c}" for c in _RESPONSE_COLUMNS),
             (
-                _add(dialect, marks, _response_answers("OLD"), _mark_measures("a"), -1),
-                _add(dialect, marks, _response_answers("NEW"), _mark_measures("a")),
+                _add(dialect, marks, _response_answers(dialect, "OLD"), response_a, -1),
+                _add(dialect, marks, _response_answers(dialect, "NEW"), response_a),
             ),
         ),
     ]  # fmt: skip

@@ -9,6 +9,10 @@ for non-ASCII header text (`email.header`), quoted-printable (`binascii`), dates
 (`email.utils`). An address that needs SMTPUTF8 (non-ASCII) takes the standard library's
 `EmailMessage` path instead. `tests/test_mime.py` parses what this writes with the standard
 library and checks every header and part survives.
+
+Measured gain (`python -m bench.mail URL --messages 2000 --plain mime`, 2026-12-04, against raw
+smtplib in the same run; target ≥ 0.5): with `EmailMessage` for every message the mail ratio
+falls from 0.65 to 0.30 on SQLite and from 0.50 to 0.25 on PostgreSQL.
 """
 
 from __future__ import annotations

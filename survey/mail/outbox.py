@@ -155,8 +155,10 @@ def _record_delivery(message: OutboxMessage, now: datetime) -> None:
 
     Prepared UPDATEs rather than a unit-of-work flush (one statement on PostgreSQL, two on
     SQLite): this runs once per message, and building and flushing statements cost more than
-    the SMTP conversation (bench/mail.py). The loaded objects are given the same values, so
-    the session stays in step.
+    the SMTP conversation. The loaded objects are given the same values, so the session stays
+    in step. Measured gain (`bench.mail --plain record`, 2,000 messages, 2026-12-04): with the
+    flush the mail ratio falls from 0.50 to 0.40 on PostgreSQL and from 0.65 to 0.57 on SQLite
+    (target ≥ 0.5).
     """
     session = object_session(message)
     assert session is not None, "the message must belong to a session"
@@ -280,6 +282,11 @@ def _one_connection(session: Session) -> Iterator[None]:
     as the first claim would. On PostgreSQL the connection commits with `synchronous_commit =
     off` (README, "Mail durability"); a connection that leaves a failed pass is discarded, so
     that setting never reaches another user of the pool.
+
+    Measured gain on PostgreSQL (`bench.mail --plain connection` and `--plain sync`, 2,000
+    messages, 2026-12-04; target ≥ 0.5): with the session bound to the engine the mail ratio
+    falls from 0.50 to 0.37; with one connection but durable commits, to 0.32. On SQLite the
+    one connection gains nothing measurable (0.65 with it, 0.75 without, within the noise).
     """
     engine = session.bind
     if not isinstance(engine, Engine):  # bound to a connection already (or to several binds)

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement
 
 from analysis.publication import PeriodError, PublicationPeriod
 from survey.cells import CELL_DIMENSIONS
+from survey.cells.measures import PERIOD_START
 from survey.models import Episode, Invitation, Response
 
 DIMENSIONS = ("group", "month", "quarter", "year", "team", "municipality", "care_type")
@@ -28,62 +27,14 @@ class ReportError(ValueError):
     """A report request names an unknown dimension or an impossible period."""
 
 
-class _PeriodOf(FunctionElement):
-    """The month, quarter or year of a date column, as the database groups it fastest.
-
-    PostgreSQL gives the period's first day (`date_trunc`: far cheaper per row than formatting
-    a label); SQLite gives the label itself. `period_name` turns either into the label
-    ('2025-05', '2025-Q2', '2025'). One class per grain, so the grain is part of the statement
-    cache key.
-    """
-
-    inherit_cache = True
-    type = String()  # no result conversion: a date from PostgreSQL, a label from SQLite
-    grain = ""
-
-
-class _MonthOf(_PeriodOf):
-    inherit_cache = True
-    grain = "month"
-
-
-class _QuarterOf(_PeriodOf):
-    inherit_cache = True
-    grain = "quarter"
-
-
-class _YearOf(_PeriodOf):
-    inherit_cache = True
-    grain = "year"
-
-
-PERIOD_OF = {"month": _MonthOf, "quarter": _QuarterOf, "year": _YearOf}
-PERIOD_GRAINS = tuple(PERIOD_OF)  # finest first
-
-
-@compiles(_PeriodOf, "postgresql")
-def _period_pg(element: _PeriodOf, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(next(iter(element.clauses)), **kw)
-    return f"CAST(date_trunc('{element.grain}', {column}) AS DATE)"
-
-
-@compiles(_PeriodOf)
-def _period_default(element: _PeriodOf, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(next(iter(element.clauses)), **kw)
-    if element.grain == "month":
-        return f"strftime('%Y-%m', {column})"
-    if element.grain == "year":
-        return f"strftime('%Y', {column})"
-    return (
-        f"strftime('%Y', {column}) || '-Q' || "
-        f"CAST((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3 AS TEXT)"
-    )
+PERIOD_GRAINS = tuple(PERIOD_START)  # finest first
 
 
 def period_name(value: date | str, grain: str) -> str:
-    """The label of a period from its first day (or the label itself)."""
+    """The label of a period ('2025-05', '2025-Q2', '2025') from its first day (a date, or an
+    ISO date string from SQLite)."""
     if isinstance(value, str):
-        return value
+        value = date.fromisoformat(value)
     if grain == "month":
         return f"{value.year}-{value.month:02d}"
     if grain == "quarter":
@@ -106,7 +57,7 @@ def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
             "at most two of team, municipality and care_type: finer tables would single out "
             "families"
         )
-    if len([d for d in names if d in PERIOD_OF]) > 1:
+    if len([d for d in names if d in PERIOD_START]) > 1:
         raise ReportError("one of month, quarter and year at a time")
     return tuple(names)
 
@@ -132,7 +83,7 @@ def dimension_column(name: str, columns: dict[str, Any]) -> ColumnElement:
     """The labelled SQL expression of dimension `name` in one world's `columns`."""
     if name in columns:
         return columns[name].label(name)
-    return PERIOD_OF[name](columns["period"]).label(name)
+    return PERIOD_START[name](columns["period"]).label(name)
 
 
 @dataclass(frozen=True)

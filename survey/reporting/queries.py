@@ -16,16 +16,23 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
 from survey.cells import CELL_DIMENSIONS, MARK_ITEMS, MARKS, PAIRS, funnel_cell, mark_cell
+from survey.cells.measures import (
+    FUNNEL_MEASURES,
+    funnel_conditions,
+    is_mark,
+    mark_counts,
+    mark_sums,
+)
 from survey.models import Episode, Invitation, Response, ResponseAnswer
 from survey.reporting.dimensions import (
     ANSWER_COLUMNS,
     CONTACT_COLUMNS,
-    PERIOD_OF,
+    PERIOD_GRAINS,
     Period,
     ReportError,
     dimension_column,
@@ -37,8 +44,11 @@ def _count_if(condition: ColumnElement) -> ColumnElement:
     return func.count().filter(condition)
 
 
-FUNNEL_NAMES = ("sent", "opened", "responded", "bounced", "opted_out", "after_reminder")
-MARK_NAMES = ("n", "sum", "sumsq", *(f"count_{m}" for m in MARKS))
+FUNNEL_NAMES = FUNNEL_MEASURES
+# The mark sums by the kept cells' column names (survey.cells) → by analysis' names.
+MARK_NAMES = {"n": "n", "total": "sum", "total_sq": "sumsq"} | {
+    f"count_{m}": f"count_{m}" for m in MARKS
+}
 
 
 def funnel_cells(
@@ -56,22 +66,9 @@ def funnel_cells(
 def funnel_query(dims: Sequence[str], period: Period) -> Select:
     """The SQL of `funnel_cells`: one GROUP BY over invitations joined to their episodes."""
     columns = [dimension_column(d, CONTACT_COLUMNS) for d in dims]
-    sent = Invitation.sent_at.is_not(None)
+    counts = funnel_conditions(Invitation)
     query = (
-        select(
-            *columns,
-            _count_if(sent).label("sent"),
-            _count_if(and_(sent, Invitation.opened_at.is_not(None))).label("opened"),
-            _count_if(Invitation.responded_at.is_not(None)).label("responded"),
-            _count_if(Invitation.bounced_at.is_not(None)).label("bounced"),
-            _count_if(Invitation.opted_out_at.is_not(None)).label("opted_out"),
-            _count_if(
-                and_(
-                    Invitation.reminded_at.is_not(None),
-                    func.date(Invitation.responded_at) >= func.date(Invitation.reminded_at),
-                )
-            ).label("after_reminder"),
-        )
+        select(*columns, *(_count_if(counts[name]).label(name) for name in FUNNEL_NAMES))
         .join(Invitation.episode)
         .where(Invitation.invited_at.is_not(None))
     )
@@ -91,7 +88,7 @@ def mark_cells(
     in `funnel_cells`)."""
     query = cell_mark_query(dims, period) if from_cells else mark_query(dims, period)
     rows = session.execute(query).all()
-    frame = _frame(rows, [*dims, "item", *MARK_NAMES], len(dims) + 1)
+    frame = _frame(rows, [*dims, "item", *MARK_NAMES.values()], len(dims) + 1)
     return {
         item: frame[frame["item"] == item].drop(columns="item").reset_index(drop=True)
         for item in MARK_ITEMS
@@ -101,20 +98,18 @@ def mark_cells(
 def mark_query(dims: Sequence[str], period: Period) -> Select:
     """The SQL of `mark_cells`: one GROUP BY over the answers to every mark item."""
     columns = [dimension_column(d, ANSWER_COLUMNS) for d in dims]
-    value = ResponseAnswer.value_int
     item = ResponseAnswer.item_id.label("item")
+    sums, counts = mark_sums(ResponseAnswer), mark_counts(ResponseAnswer)
     query = (
         select(
             *columns,
             item,
-            func.count(value).label("n"),
-            func.sum(value).label("sum"),
-            func.sum(value * value).label("sumsq"),
-            *(_count_if(value == mark).label(f"count_{mark}") for mark in MARKS),
+            *(func.sum(value).label(MARK_NAMES[measure]) for measure, value in sums.items()),
+            *(_count_if(condition).label(name) for name, condition in counts.items()),
         )
         .select_from(Response)
         .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
-        .where(ResponseAnswer.item_id.in_(MARK_ITEMS), value.is_not(None))
+        .where(is_mark(ResponseAnswer))
         .group_by(*columns, ResponseAnswer.item_id)
     )
     if period.start:
@@ -175,13 +170,10 @@ def cell_funnel_query(dims: Sequence[str], period: Period) -> Select:
 def cell_mark_query(dims: Sequence[str], period: Period) -> Select:
     """`mark_query`'s figures summed from the kept mark cells."""
     columns, query = _cell_selection(mark_cell, dims, period)
-    sums = {"n": "n", "sum": "total", "sumsq": "total_sq"} | {
-        f"count_{m}": f"count_{m}" for m in MARKS
-    }
     return (
         query.add_columns(
             mark_cell.c.item_id.label("item"),
-            *(func.sum(mark_cell.c[column]).label(name) for name, column in sums.items()),
+            *(func.sum(mark_cell.c[measure]).label(name) for measure, name in MARK_NAMES.items()),
         )
         .where(mark_cell.c.item_id.in_(MARK_ITEMS))
         .group_by(*columns, mark_cell.c.item_id)
@@ -196,6 +188,6 @@ def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:
     periods = {
         c: frame[c].map({v: period_name(v, c) for v in frame[c].unique()})
         for c in names[:n_dims]
-        if c in PERIOD_OF
+        if c in PERIOD_GRAINS
     }
     return frame.assign(**periods, **{c: frame[c].fillna(0).astype("int64") for c in numeric})
