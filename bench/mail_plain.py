@@ -9,7 +9,7 @@ against the same baseline in the same run (bench/RESULTS.md, "Mail fast paths"):
 - `record`: the sent marks set on the ORM objects and flushed by the unit of work, instead of
   prepared UPDATE statements (`survey.mail.outbox._record_delivery`);
 - `connection`: the session left bound to the engine (a pool checkout, and on PostgreSQL a
-  ping, per commit), instead of one connection for the whole pass (`_one_connection`), and
+  ping, per commit), instead of one connection for the whole pass (`survey.mail.connection`), and
   so without `synchronous_commit = off` too;
 - `sync`: one connection for the pass, but every commit waits for the disk (PostgreSQL only);
 - `all`: every one of the above together: the plain path.
@@ -55,7 +55,7 @@ def orm_record_delivery(message, now: datetime) -> None:
 
 @contextmanager
 def engine_bound(session) -> Iterator[None]:
-    """`survey.mail.outbox._one_connection` replaced by nothing: the session keeps its engine."""
+    """`survey.mail.connection.one_connection` replaced by nothing: the session keeps its engine."""
     yield
 
 
@@ -70,8 +70,8 @@ def plain(variant: str | None) -> Iterator[None]:
             target = "survey.mail.outbox._record_delivery"
             patches.enter_context(mock.patch(target, orm_record_delivery))
         if "connection" in chosen:
-            patches.enter_context(mock.patch("survey.mail.outbox._one_connection", engine_bound))
+            patches.enter_context(mock.patch("survey.mail.outbox.one_connection", engine_bound))
         if "sync" in chosen:
             durable = text("SET synchronous_commit TO on")
-            patches.enter_context(mock.patch("survey.mail.outbox._ASYNC_COMMITS", durable))
+            patches.enter_context(mock.patch("survey.mail.connection._ASYNC_COMMITS", durable))
         yield

@@ -25,6 +25,6 @@ def write_output(body: str | bytes, output: Path | None) -> None:
             output.write_text(body, encoding="utf-8")
         click.echo(f"Written to {output}.", err=True)
     elif isinstance(body, bytes):
-        raise click.UsageError("--format docx writes a file: give --output FILE")
+        raise click.UsageError("this format is a binary file (Word or Excel): give --output FILE")
     else:
         click.echo(body, nl=False)

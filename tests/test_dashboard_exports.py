@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from survey.models import AuditEvent
+from survey.reporting.spreadsheets import TITLE_ROWS
 from tests.dashboard_data import (
     small_team,
 )
@@ -54,6 +55,7 @@ def test_an_unknown_chart_is_not_found(app, db):
 
 
 TABLES = ("groups", "trend", "breakdown", "representativeness")
+HEADER_ROW = TITLE_ROWS + 1
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -64,7 +66,7 @@ def test_every_table_exports_without_small_groups_or_formulas(app, db, table):
     small_team(db, '=HYPERLINK("http://x","y")')
     client, _ = signed_in_client(app, db, "quality")
     query = f"table={table}&by=team&by2=group"
-    export = get(client, f"/staff/dashboard/export.csv?{query}")
+    export = get(client, f"/staff/dashboard/export.csv?{query}&variant=machine")
     assert export.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert rows
@@ -83,9 +85,9 @@ def test_every_table_exports_without_small_groups_or_formulas(app, db, table):
     workbook = get(client, f"/staff/dashboard/export.xlsx?{query}")
     sheet = load_workbook(io.BytesIO(workbook.get_data())).active
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
-    header = [cell.value for cell in sheet[1]]
+    header = [cell.value for cell in sheet[HEADER_ROW]]
     assert header[-1] == "Opmerking"
-    for values in sheet.iter_rows(min_row=2, values_only=True):
+    for values in sheet.iter_rows(min_row=HEADER_ROW + 1, values_only=True):
         if values and values[-1] == "te weinig reacties":
             assert "Respons" in header and values[header.index("Respons")] is None
 
@@ -97,10 +99,10 @@ def test_excel_export_of_the_groups_has_the_infoblad_figures(app, db):
     client, _ = signed_in_client(app, db, "quality")
     export = get(client, "/staff/dashboard/export.xlsx?table=groups")
     sheet = load_workbook(io.BytesIO(export.get_data())).active
-    header = [cell.value for cell in sheet[1]]
+    header = [cell.value for cell in sheet[HEADER_ROW]]
     rows = {
         row[0]: dict(zip(header, row, strict=True))
-        for row in sheet.iter_rows(2, 4, values_only=True)
+        for row in sheet.iter_rows(HEADER_ROW + 1, HEADER_ROW + 3, values_only=True)
     }
     assert (rows["Jongeren"]["Uitgezet"], rows["Jongeren"]["Respons"]) == (37, 11)
     assert (rows["Ouders"]["Uitgezet"], rows["Ouders"]["Respons"]) == (68, 19)

@@ -56,7 +56,8 @@ def test_the_form_offers_only_publication_periods_and_shows_the_chosen_one(app, 
     spec = get(client, "/staff/dashboard/chart/trend.json?period=2026-Q1&grain=month").get_json()
     points = {row["period"] for rows in spec["datasets"].values() for row in rows}
     assert points == {"2026-02"}
-    export = get(client, "/staff/dashboard/export.csv?table=groups&period=2026-Q2").text
+    machine_csv = "/staff/dashboard/export.csv?table=groups&variant=machine"
+    export = get(client, f"{machine_csv}&period=2026-Q2").text
     shown = {row["group"]: row for row in csv.DictReader(io.StringIO(export))}
     assert (shown["parent"]["invited"], shown["parent"]["responded"]) == ("10", "6")
 
@@ -72,7 +73,8 @@ def test_a_free_range_is_not_honoured_but_an_old_link_to_one_period_is(app, db):
     free = get(client, "/staff/dashboard/?from=2026-01-01&to=2026-02-15").get_data(as_text=True)
     assert selected_period(free) == "2026"  # the default period, not January to mid-February
     assert "Ouders 30 14 47%" in text_of(free) and "Ouders 20 8" not in text_of(free)
-    export = get(client, "/staff/dashboard/export.csv?table=groups&from=2026-01-01&to=2026-02-15")
+    machine_csv = "/staff/dashboard/export.csv?table=groups&variant=machine"
+    export = get(client, f"{machine_csv}&from=2026-01-01&to=2026-02-15")
     shown = {row["group"]: row for row in csv.DictReader(io.StringIO(export.text))}
     assert shown["parent"]["invited"] == "30"
     old = get(client, "/staff/dashboard/?from=2026-01-01&to=2026-03-31").get_data(as_text=True)
@@ -116,7 +118,7 @@ def test_a_period_matches_the_invitations_themselves(app, db):
 
     mixed_region(db)
     client, _ = signed_in_client(app, db, "quality")
-    export = get(client, "/staff/dashboard/export.csv?table=groups&period=2025-H2")
+    export = get(client, "/staff/dashboard/export.csv?table=groups&period=2025-H2&variant=machine")
     shown = {
         row["group"]: row for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))
     }

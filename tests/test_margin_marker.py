@@ -12,6 +12,7 @@ from analysis.disclosure import TOTAL
 from survey.answers.operations import submit_response
 from survey.answers.questionnaires import load_questionnaires
 from survey.models import Episode, utcnow
+from survey.reporting.spreadsheets import TITLE_ROWS
 from tests.factories import EPISODE_CSV_HEADER, make_episode, make_invited
 from tests.staff_helpers import get, signed_in_client
 
@@ -76,12 +77,16 @@ def test_downloads_and_the_report_keep_the_team_apart_from_the_margin(app, db, r
     export = get(client, "/staff/dashboard/export.xlsx?table=breakdown&by=team")
     assert export.status_code == 200
     sheet = load_workbook(io.BytesIO(export.get_data())).active
-    header = [cell.value for cell in sheet[1]]
-    rows = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(2, values_only=True)]
+    header_row = TITLE_ROWS + 1
+    header = [cell.value for cell in sheet[header_row]]
+    rows = [
+        dict(zip(header, row, strict=True))
+        for row in sheet.iter_rows(header_row + 1, values_only=True)
+    ]
     youths = [(r["Team"], r["Uitgezet"]) for r in rows if r.get("Groep") == "Jongeren"]
     assert sorted(youths) == [("Noord", 10), ("Totaal", 12), ("Totaal", 22)]
 
-    export = get(client, "/staff/dashboard/export.csv?table=breakdown&by=team")
+    export = get(client, "/staff/dashboard/export.csv?table=breakdown&by=team&variant=machine")
     assert "Totaal" in export.get_data(as_text=True)
     assert "\x1d" not in export.get_data(as_text=True)
 

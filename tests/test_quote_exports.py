@@ -94,7 +94,7 @@ def test_infoblad_docx_opens_with_table_chart_and_quotes(app, db, published_regi
     assert len(document.inline_shapes) == 1  # the chart
     image = document.inline_shapes[0]._inline.graphic.graphicData.pic.blipFill.blip.embed
     assert document.part.related_parts[image].blob[:8] == b"\x89PNG\r\n\x1a\n"
-    quotes_text = [p.text for p in document.paragraphs]
+    quotes_text = [p.text for p in document.tables[1].cell(0, 0).paragraphs]  # the quotes box
     assert "“Er werd naar ons én het kind geluisterd.” (ouder)" in quotes_text
     assert quotes_text[-1] == f"(Bron: Ervaringswijzer {PROVIDER})"
     db.rollback()

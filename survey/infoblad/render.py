@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -18,24 +17,34 @@ from typing import Any
 
 import jinja2
 
-from analysis.formatting import GROUP_LABELS, infoblad_cells, infoblad_table
+from analysis.formatting import GROUP_LABELS, format_mark, infoblad_cells, infoblad_table
 from analysis.publication import PublicationPeriod
+from survey.documents import add_caption, add_picture, add_table, new_document, saved_docx
 from survey.paths import resource_dir
 from survey.quotes import operations as quotes
 from survey.quotes.exports import (
     NO_QUOTES,
     QUOTES_TITLE,
     add_quotes_box,
-    new_document,
     quote_line,
     quotes_markdown,
-    saved_docx,
     source_line,
 )
 from survey.reporting.cohorts import cohort_rows
 from survey.reporting.dimensions import Period
 
 SECTION_TITLE = "Uitkomsten Ervaringswijzer"
+CHART_WIDTH = 400
+"""The chart's plot width in CSS pixels: with axis and legend it prints within the A4 text
+width at its natural size (survey.documents.add_picture), where 1 px is 0.75 pt."""
+CHART_FONT_PX = 13
+PRINT_FONTS = {
+    "axis": {"labelFontSize": CHART_FONT_PX, "titleFontSize": CHART_FONT_PX},
+    "legend": {"labelFontSize": CHART_FONT_PX, "titleFontSize": CHART_FONT_PX},
+    "header": {"labelFontSize": CHART_FONT_PX, "titleFontSize": CHART_FONT_PX},
+    "title": {"fontSize": CHART_FONT_PX + 2},
+}
+"""Chart text sizes for print: 13 px is 9.75 pt at the natural size (at least 9 pt)."""
 CHART_TITLE = "Rapportcijfers per groep"
 MONTHS = [
     "januari",
@@ -58,19 +67,12 @@ def dutch_date(day: date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def intro(start: date | None, end: date | None) -> str:
-    """The sentence that opens the section and says which period it covers."""
-    if start and end:
-        period = f"Van {dutch_date(start)} tot en met {dutch_date(end)}"
-    elif start:
-        period = f"Sinds {dutch_date(start)}"
-    elif end:
-        period = f"Tot en met {dutch_date(end)}"
-    else:
-        period = "Sinds de start"
+def intro(period: PublicationPeriod) -> str:
+    """The sentence that opens the section and names the period it covers."""
     return (
-        f"{period} kregen jongeren en ouders/verzorgers aan het einde van een hulptraject een "
-        "vragenlijst om de cliënttevredenheid te meten. De uitkomsten over deze periode zijn:"
+        f"Van {dutch_date(period.start)} tot en met {dutch_date(period.end)} kregen jongeren en "
+        "ouders/verzorgers aan het einde van een hulptraject een vragenlijst om de "
+        "cliënttevredenheid te meten. De uitkomsten over deze periode zijn:"
     )
 
 
@@ -78,8 +80,7 @@ def intro(start: date | None, end: date | None) -> str:
 class Section:
     """Everything the section shows."""
 
-    start: date | None
-    end: date | None
+    period: PublicationPeriod
     results: list[dict[str, Any]]  # report rows by group, suppression applied
     quotes: list[dict[str, str]]  # approved quotes: group and text
     provider: str
@@ -92,7 +93,7 @@ class Section:
 def section_markdown(section: Section) -> str:
     """The section in Markdown (the chart is left to the HTML and Word versions)."""
     table = infoblad_table(section.results)
-    parts = [f"## {SECTION_TITLE}", "", intro(section.start, section.end), "", table, ""]
+    parts = [f"## {SECTION_TITLE}", "", intro(section.period), "", table, ""]
     return "\n".join(parts) + "\n" + quotes_markdown(section.quotes, section.provider)
 
 
@@ -105,7 +106,7 @@ def section_html(section: Section) -> str:
         .get_template("infoblad/section.html")
         .render(
             title=SECTION_TITLE,
-            intro=intro(section.start, section.end),
+            intro=intro(section.period),
             header=header,
             body=body,
             chart=chart,
@@ -127,23 +128,45 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def section_docx(section: Section) -> bytes:
-    """The section as a Word document: heading, intro, table, chart, quotes box."""
-    from docx.shared import Cm  # heavy (python-docx, ~0.06 s): only for Word output
+TABLE_WIDTHS_CM = (7.6, 4.7, 4.7)
+"""The results table in Word: the labels' column, then one per group (the A4 text width)."""
+CHART_CAPTION = (
+    "Elke staaf is een gemiddeld rapportcijfer. Het zwarte lijntje is het 95%-"
+    "betrouwbaarheidsinterval: het gemiddelde van alle gezinnen ligt met 95% zekerheid "
+    "tussen de uiteinden. Hoe minder reacties, hoe langer het lijntje."
+)
 
-    document = new_document()
+
+def section_docx(section: Section) -> bytes:
+    """The section as a Word document (A4, Dutch): heading, intro naming the period, the
+    results table, the chart with its caption and alternative text, the quotes box."""
+    document = new_document("nl")
     document.add_heading(SECTION_TITLE, level=2)
-    document.add_paragraph(intro(section.start, section.end))
-    cells = infoblad_cells(section.results)
-    table = document.add_table(rows=len(cells), cols=len(cells[0]))
-    table.style = "Table Grid"
-    for row, values in zip(table.rows, cells, strict=True):
-        for cell, value in zip(row.cells, values, strict=True):
-            cell.text = value
+    document.add_paragraph(intro(section.period))
+    cells = [[_unbroken(text) for text in row] for row in infoblad_cells(section.results)]
+    add_table(document, cells, TABLE_WIDTHS_CM)
     if section.chart_png:
-        document.add_picture(io.BytesIO(section.chart_png), width=Cm(15))
+        add_picture(document, section.chart_png, alt=chart_alt_text(section), title=CHART_TITLE)
+        add_caption(document, CHART_CAPTION)
     add_quotes_box(document, section.quotes, section.provider)
     return saved_docx(document)
+
+
+def _unbroken(text: str) -> str:
+    """ "rapportcijfer 1-10" kept on one line (a no-break space and a non-breaking hyphen)."""
+    return text.replace("rapportcijfer 1-10", "rapportcijfer\u00a01\u201110")
+
+
+def chart_alt_text(section: Section) -> str:
+    """What the chart shows, in words, for whoever cannot see it."""
+    parts = [
+        f"{GROUP_LABELS[row['group']]}: ervaren eigen regie "
+        f"{format_mark(row['self_direction_mean'])}, hoe nuttig was de hulp "
+        f"{format_mark(row['usefulness_mean'])}"
+        for row in section.results
+        if not row["suppressed"] and row["group"] in GROUP_LABELS
+    ]
+    return f"Staafdiagram van de gemiddelde rapportcijfers per groep. {'; '.join(parts)}."
 
 
 SECTION_FORMATS: dict[str, Callable[[Section], str | bytes]] = {
@@ -169,12 +192,12 @@ def build_section(session: Any, config: Mapping[str, Any], period: PublicationPe
         "usefulness": "Hoe nuttig was de hulp?",
     }
     text = {"title": CHART_TITLE, "question": "Vraag", "mark": "Rapportcijfer", "group": "Groep"}
-    spec = marks_chart(rows, items, text=text, labels=GROUP_LABELS, width=520)
+    spec = marks_chart(rows, items, text=text, labels=GROUP_LABELS, width=CHART_WIDTH)
+    spec.setdefault("config", {}).update(PRINT_FONTS)
     shown = any(not row["suppressed"] for row in rows)
     chart = vl_convert.vegalite_to_png(spec, scale=2, format_locale="nl-NL") if shown else None
     return Section(
-        start=period.start,
-        end=period.end,
+        period=period,
         results=rows,
         quotes=quotes.approved(session, k, period),
         provider=config["PROVIDER_NAME"],

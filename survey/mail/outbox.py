@@ -13,21 +13,20 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from survey.db import table_of
 from survey.enums import DeliveryOutcome, MessageKind, MessageStatus
 from survey.invitations.optout import opted_out
+from survey.mail.connection import one_connection
 from survey.mail.messages import build_mail
 from survey.mail.transports import PermanentMailError, TransientMailError, Transport
 from survey.models import Invitation, OutboxMessage, utcnow
@@ -42,9 +41,6 @@ _MARK_SENT = (
         status=MessageStatus.SENT, sent_at=bindparam("now"), lease_owner=None, lease_expires_at=None
     )
 )
-# For the connection of a delivery pass only: see `_one_connection`.
-_ASYNC_COMMITS = text("SET synchronous_commit TO off")
-_SYNC_COMMITS = text("RESET synchronous_commit")
 _MARK_INVITATION = {
     column: update(_INVITATION)
     .where(_INVITATION.c.id == bindparam("invitation"), _INVITATION.c[column].is_(None))
@@ -154,11 +150,9 @@ def _record_delivery(message: OutboxMessage, now: datetime) -> None:
     """Mark `message` sent, and its invitation sent or reminded.
 
     Prepared UPDATEs rather than a unit-of-work flush (one statement on PostgreSQL, two on
-    SQLite): this runs once per message, and building and flushing statements cost more than
-    the SMTP conversation. The loaded objects are given the same values, so the session stays
-    in step. Measured gain (`bench.mail --plain record`, 2,000 messages, 2026-12-04): with the
-    flush the mail ratio falls from 0.50 to 0.40 on PostgreSQL and from 0.65 to 0.57 on SQLite
-    (target ≥ 0.5).
+    SQLite), the loaded objects given the same values. Measured (`bench.mail --plain record`,
+    2026-12-04): with the flush the mail ratio falls from 0.50 to 0.40 on PostgreSQL (target
+    ≥ 0.5), from 0.65 to 0.57 on SQLite.
     """
     session = object_session(message)
     assert session is not None, "the message must belong to a session"
@@ -248,7 +242,7 @@ def deliver_outbox(
     margin = min(timedelta(seconds=config["SMTP_TIMEOUT"]), lease / 2)
     try:
         with (
-            _one_connection(session),
+            one_connection(session),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as smtp_thread,
         ):
             sender = _BatchSender(
@@ -269,50 +263,6 @@ def deliver_outbox(
         transport.close()
     _log(result)
     return result
-
-
-@contextmanager
-def _one_connection(session: Session) -> Iterator[None]:
-    """Run a delivery pass on one database connection of its own.
-
-    The pass commits once per message. Between commits an engine-bound session hands its
-    connection back to the pool and takes one again, with a ping on PostgreSQL (pool_pre_ping):
-    a round trip and a checkout per message. Here the session is bound to one connection for
-    the pass and gets its engine back afterwards; whatever the session held is committed first,
-    as the first claim would. On PostgreSQL the connection commits with `synchronous_commit =
-    off` (README, "Mail durability"); a connection that leaves a failed pass is discarded, so
-    that setting never reaches another user of the pool.
-
-    Measured gain on PostgreSQL (`bench.mail --plain connection` and `--plain sync`, 2,000
-    messages, 2026-12-04; target ≥ 0.5): with the session bound to the engine the mail ratio
-    falls from 0.50 to 0.37; with one connection but durable commits, to 0.32. On SQLite the
-    one connection gains nothing measurable (0.65 with it, 0.75 without, within the noise).
-    """
-    engine = session.bind
-    if not isinstance(engine, Engine):  # bound to a connection already (or to several binds)
-        yield
-        return
-    session.commit()
-    with engine.connect() as connection:
-        postgresql = connection.dialect.name == "postgresql"
-        if postgresql:
-            connection.execute(_ASYNC_COMMITS)
-            connection.commit()
-        session.bind = connection
-        try:
-            yield
-            session.commit()
-            if postgresql:
-                connection.execute(_SYNC_COMMITS)
-                connection.commit()
-        except BaseException:
-            try:
-                session.rollback()
-            finally:
-                connection.invalidate()
-            raise
-        finally:
-            session.bind = engine
 
 
 @dataclass

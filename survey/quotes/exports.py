@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from survey.documents import add_box, new_document, saved_docx
 from survey.quotes.operations import GROUP_ATTRIBUTION
 from survey.reporting.exports import formula_safe
 
@@ -62,32 +63,17 @@ def quotes_csv(quotes: Sequence[Mapping[str, str]], provider: str) -> str:
 
 
 def quotes_docx(quotes: Sequence[Mapping[str, str]], provider: str) -> bytes:
-    """The quotes box as a Word document."""
-    document = new_document()
+    """The quotes box as a Word document (A4, Dutch)."""
+    document = new_document("nl")
     add_quotes_box(document, quotes, provider)
     return saved_docx(document)
 
 
-def new_document() -> Any:
-    """An empty Word document."""
-    from docx import Document  # heavy (python-docx, ~0.06 s): only for Word exports
-
-    return Document()
-
-
 def add_quotes_box(document: Any, quotes: Sequence[Mapping[str, str]], provider: str) -> None:
-    """The quotes box: its title, one paragraph per quote and the source line."""
-    document.add_heading(QUOTES_TITLE, level=3)
-    for quote in quotes:
-        document.add_paragraph(quote_line(quote), style="Quote")
-    document.add_paragraph(source_line(provider) if quotes else NO_QUOTES)
-
-
-def saved_docx(document: Any) -> bytes:
-    """The document as the bytes of a .docx file."""
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
+    """The quotes box as the seed's infoblad prints it: a shaded frame with its title, each
+    quote with its attribution, and the source line."""
+    lines = [quote_line(quote) for quote in quotes]
+    add_box(document, QUOTES_TITLE, lines, source_line(provider) if quotes else NO_QUOTES)
 
 
 QuoteRenderer = Callable[[Sequence[Mapping[str, str]], str], str | bytes]

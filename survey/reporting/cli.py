@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from analysis.publication import PeriodError
-from survey.cli_types import TODAY, as_date
+from survey.cli_types import TODAY, as_date, write_output
 from survey.db import get_session
-from survey.reporting.cohorts import report_rows
+from survey.reporting.cohorts import cohort_rows, report_rows
 from survey.reporting.dimensions import Period, ReportError, parse_dimensions
-from survey.reporting.exports import render_report
+from survey.reporting.exports import EXPORT_COLUMNS, render_report
 from survey.reporting.publication import resolve_period
+from survey.reporting.spreadsheets import people_csv, workbook
 
 
 @click.command("report")
@@ -28,12 +31,23 @@ from survey.reporting.publication import resolve_period
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json", "md"]),
+    type=click.Choice(["table", "csv", "csv-nl", "json", "md", "xlsx"]),
     default="table",
     show_default=True,
+    help="csv: for scripts (column names, dot decimals); csv-nl: for people in a Dutch "
+    "spreadsheet (;, comma decimals, Dutch labels); xlsx: the Excel workbook of the web "
+    "(needs --output).",
 )
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
 @with_appcontext
-def report_command(by: str, start: object, end: object, period_key: str | None, fmt: str) -> None:
+def report_command(
+    by: str,
+    start: object,
+    end: object,
+    period_key: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
     """Response rates and marks per cohort, with disclosure control (DESIGN §4.4).
 
     Figures are published per calendar month, quarter, half year or year only: --from and --to
@@ -46,5 +60,15 @@ def report_command(by: str, start: object, end: object, period_key: str | None, 
     except (ReportError, PeriodError) as problem:
         raise click.UsageError(str(problem)) from None
     k = current_app.config["MIN_CELL_SIZE"]
+    if fmt in ("csv-nl", "xlsx"):
+        # Every figure and every margin, as the web's download of the same breakdown.
+        rows = cohort_rows(get_session(), dims, period, k, margins=True)
+        if fmt == "xlsx":
+            body: str | bytes = workbook(rows, dims, EXPORT_COLUMNS, k, period=chosen.label("nl"))
+        else:
+            body = people_csv(rows, dims, EXPORT_COLUMNS)
+        write_output(body, output)
+        return
     rows = report_rows(get_session(), dims, period, k)
-    click.echo(render_report(rows, dims, fmt, k), nl=fmt != "csv")
+    text = render_report(rows, dims, fmt, k)
+    write_output(text if fmt == "csv" else text + "\n", output)

@@ -1,8 +1,9 @@
-"""Turning report rows into the formats of `ervaringswijzer report` (DESIGN §4.4).
+"""Turning report rows into the text formats of `ervaringswijzer report` (DESIGN §4.4).
 
 `json`: {"min_cell_size": K, "rows": [...]}; `md` with `--by group`: the infoblad table exactly;
-other `md`, `table` and `csv`: one line per cohort cell with Dutch number formats where people
-read them. CSV cells are formula-safe (DESIGN §9).
+other `md` and `table`: one line per cohort cell with Dutch number formats; `csv`: the machine
+CSV (column names, dot decimals). CSV cells are formula-safe (DESIGN §9). The formats for people
+in spreadsheets, `csv-nl` and `xlsx`, are `survey.reporting.spreadsheets`.
 """
 
 from __future__ import annotations
@@ -137,7 +138,9 @@ REPRESENTATION_LABELS = {
 
 
 def table_csv(rows: list[dict[str, Any]], dims: Sequence[str], columns: Sequence[str]) -> str:
-    """Rows as CSV with machine column names, formula-safe, and a `suppressed` column."""
+    """Rows as the machine CSV, for scripts: stable column names (DESIGN §4.4), codes (`youth`,
+    `True`), dot decimals and rates as fractions; formula-safe, with a `suppressed` column.
+    People get `survey.reporting.spreadsheets.people_csv`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*dims, *columns, "suppressed"])
@@ -145,37 +148,6 @@ def table_csv(rows: list[dict[str, Any]], dims: Sequence[str], columns: Sequence
         cells = [formula_safe(shown_value(row.get(d))) for d in dims]
         cells += [formula_safe(row.get(c)) for c in columns]
         writer.writerow([*cells, row["suppressed"]])
-    return out.getvalue()
-
-
-def table_xlsx(
-    rows: list[dict[str, Any]], dims: Sequence[str], columns: Sequence[str], k: int
-) -> bytes:
-    """Rows as an XLSX workbook: user text is always a string cell, never a formula."""
-    from openpyxl import Workbook  # heavy (openpyxl, ~0.1 s): only for XLSX downloads
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Ervaringswijzer"
-    sheet.append([*(HEADERS[c] for c in [*dims, *columns]), "Opmerking"])
-    for row in rows:
-        group, representation = row.get("group"), row.get("representation")
-        row = {
-            **row,
-            "group": None if group is None else GROUP_LABELS.get(group, group),
-            "representation": (
-                None if representation is None else REPRESENTATION_LABELS.get(representation)
-            ),
-        }
-        note = SUPPRESSED_NOTE if row["suppressed"] else None
-        values = [shown_value(row.get(d)) for d in dims] + [row.get(c) for c in columns]
-        sheet.append([*values, note])
-        for cell in sheet[sheet.max_row][: len(dims)]:
-            cell.data_type = "s"  # text from the data is a string cell, never a formula
-    sheet.append([])
-    sheet.append([f"Groepen met minder dan {k} reacties worden niet getoond."])
-    out = io.BytesIO()
-    workbook.save(out)
     return out.getvalue()
 
 

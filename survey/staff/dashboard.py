@@ -14,13 +14,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from survey.accounts import audit
 from survey.db import get_session
 from survey.quotes import operations as quotes
-from survey.reporting.exports import (
-    EXPORT_COLUMNS,
-    REPRESENTATION_COLUMNS,
-    table_csv,
-    table_xlsx,
-)
+from survey.reporting.exports import EXPORT_COLUMNS, REPRESENTATION_COLUMNS, table_csv
 from survey.reporting.publication import is_published
+from survey.reporting.spreadsheets import people_csv, workbook
 from survey.staff import dashboard_figures as figures
 from survey.staff.dashboard_figures import DashboardQuery
 from survey.staff.filters import (
@@ -90,15 +86,22 @@ def chart(name: str, fmt: str) -> Response:
 
 
 def _export(fmt: str) -> tuple[bytes | str, str]:
+    """A dashboard table as the Dutch CSV (`csv`; `variant=machine`: the machine CSV) or as
+    an Excel workbook (`xlsx`), audited."""
     form = from_request(ExportFilterForm)
     query, table = form.query(), form.value("table")
     dims, rows = figures.table_rows(get_session(), query, _min_cell_size(), table)
     columns = REPRESENTATION_COLUMNS if table == "representativeness" else EXPORT_COLUMNS
-    audit.record(get_session(), "export", object_type="report", object_id=f"{table} {fmt}")
-    filename = f"ervaringswijzer-{table}.{fmt}"
+    machine = fmt == "csv" and form.value("variant") == "machine"
+    kind = f"{fmt} machine" if machine else fmt
+    audit.record(get_session(), "export", object_type="report", object_id=f"{table} {kind}")
+    filename = f"ervaringswijzer-{table}-{query.publication.key}.{fmt}"
+    if machine:
+        return table_csv(rows, dims, columns), filename.replace(".csv", "-data.csv")
     if fmt == "csv":
-        return table_csv(rows, dims, columns), filename
-    return table_xlsx(rows, dims, columns, _min_cell_size()), filename
+        return people_csv(rows, dims, columns), filename
+    period = query.publication.label("nl")
+    return workbook(rows, dims, columns, _min_cell_size(), period=period), filename
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -106,14 +109,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @bp.route("/export.csv")
 def export_csv() -> Response:
-    """A dashboard table as CSV: every figure, formula-safe, with the suppression visible."""
+    """A dashboard table as CSV: for people (Dutch, `;`, BOM) or, with `variant=machine`, for
+    scripts; every figure, formula-safe, with the suppression visible."""
     body, filename = _export("csv")
     return download(body, filename, "text/csv")
 
 
 @bp.route("/export.xlsx")
 def export_xlsx() -> Response:
-    """A dashboard table as XLSX: text cells are strings, suppression noted per row."""
+    """A dashboard table as an Excel workbook: number formats, frozen header, no formula."""
     body, filename = _export("xlsx")
     return download(body, filename, XLSX)
 

@@ -133,9 +133,11 @@ class DashboardFilterForm(PeriodFilterForm):
 
 
 class ExportFilterForm(DashboardFilterForm):
-    """A dashboard table to download: the dashboard's choices and which of its tables."""
+    """A dashboard table to download: the dashboard's choices, which of its tables, and for the
+    CSV whether it is for people (the default) or for scripts."""
 
     table = SelectField(choices=list(figures.TABLES), default="breakdown")
+    variant = SelectField(choices=["people", "machine"], default="people")  # CSV only
 
 
 class CommentsFilterForm(PeriodFilterForm):
