@@ -38,7 +38,7 @@ run: install
 	exec $(BIN)/ervaringswijzer run --host $(HOST) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 # Benchmarks against the limits (issue 8): ratios to a baseline measured in the same run, written
 # to bench/results.json. The full size fills a million responses per backend and takes long.

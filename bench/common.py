@@ -89,3 +89,19 @@ def record(
     figures = ", ".join(f"{k}={v}" for k, v in entry.items())
     print(f"[bench] {name}: {figures}", flush=True)
     return entry
+
+
+BENCH_PROVIDER = {"id": 1, "slug": "bench", "name": "Bench"}
+"""The one provider whose episodes the benchmarks write straight into the tables."""
+
+
+def insert_provider(connection: Any) -> int:
+    """Write `BENCH_PROVIDER` (episodes need one) and return its id."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from survey.models import Provider
+
+    connection.execute(insert(Provider), [{**BENCH_PROVIDER, "created_at": datetime(2026, 1, 1)}])
+    return BENCH_PROVIDER["id"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-from bench.common import median_seconds, peak_mb_of, record
+from bench.common import insert_provider, median_seconds, peak_mb_of, record
 
 HEADER = (
     "episode_id,end_date,team,municipality,care_type,youth_age,youth_email,parent_email,language"
@@ -77,11 +77,13 @@ def baseline(url: str, path: Path) -> None:
     engine = create_engine(url)
     now = datetime(2026, 11, 25)
     with path.open(encoding="utf-8", newline="") as stream, engine.begin() as connection:
+        insert_provider(connection)
         episodes, invitations = [], []
         for number, row in enumerate(csv.DictReader(stream), start=1):
             episodes.append(
                 {
                     "id": number,
+                    "provider_id": 1,
                     "external_id": row["episode_id"],
                     "end_date": date.fromisoformat(row["end_date"]),
                     "team": row["team"],

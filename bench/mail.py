@@ -82,12 +82,13 @@ def queue(app, messages: int) -> None:
     from survey.db import Base, get_engine, get_session
     from survey.invitations.operations import create_due_invitation_messages
     from survey.mail.messages import queue_invitation_messages
-    from survey.models import Episode, Invitation
+    from survey.models import Episode, Invitation, Provider
 
     with app.app_context():
         Base.metadata.drop_all(get_engine())
         Base.metadata.create_all(get_engine())
         session = get_session()
+        provider = Provider(slug="bench", name="Bench")
         for start in range(0, messages, 5000):
             for n in range(start, min(messages, start + 5000)):
                 episode = Episode(
@@ -97,6 +98,7 @@ def queue(app, messages: int) -> None:
                     municipality="Gemeente",
                     care_type="Begeleiding",
                     youth_age=9,
+                    provider=provider,
                 )
                 episode.invitations.append(
                     Invitation(respondent_group="parent", email=f"ouder{n}@example.org")

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import create_engine, insert, text
 
-from bench.common import median_seconds, peak_mb_of, record
+from bench.common import insert_provider, median_seconds, peak_mb_of, record
 
 GROUPS = ("youth", "parent")
 TEAMS = tuple(f"Team {n:02d}" for n in range(40))
@@ -56,6 +56,7 @@ def fill(url: str, responses: int, seed: int = 8) -> None:
     now = datetime(2026, 1, 1)
     answered = 0
     with engine.begin() as connection:
+        insert_provider(connection)
         for start in range(0, invitations, BATCH):
             size = min(BATCH, invitations - start)
             episodes, sent, replies, answers = [], [], [], []
@@ -67,6 +68,7 @@ def fill(url: str, responses: int, seed: int = 8) -> None:
                 episodes.append(
                     {
                         "id": number,
+                        "provider_id": 1,
                         "external_id": f"E{number}",
                         "end_date": end,
                         "team": team,

@@ -38,7 +38,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, func, in
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bench.common import children_of, process_peak_mb, record
+from bench.common import children_of, insert_provider, process_peak_mb, record
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_TABLE = Table(
@@ -78,6 +78,7 @@ def fill(url: str, invitations: int) -> list[str]:
     Base.metadata.create_all(engine)
     BENCH_TABLE.create(engine)
     with engine.begin() as connection:
+        insert_provider(connection)
         for start in range(0, invitations, BATCH):
             numbers = range(start + 1, min(invitations, start + BATCH) + 1)
             connection.execute(
@@ -85,6 +86,7 @@ def fill(url: str, invitations: int) -> list[str]:
                 [
                     {
                         "id": n,
+                        "provider_id": 1,
                         "external_id": f"S{n}",
                         "end_date": ended,
                         "team": f"Team {n % 7}",

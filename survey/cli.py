@@ -34,6 +34,7 @@ from survey.episodes.cli import import_episodes_command
 from survey.infoblad.cli import infoblad_command
 from survey.mail.cli import send_command, worker_command
 from survey.quotes.cli import quotes_group
+from survey.region.cli import municipalities_group, providers_group
 from survey.reporting.cli import report_command
 from survey.retention.cli import purge_command
 from survey.web.health import Status, format_checks, run_checks
@@ -50,7 +51,7 @@ def db_upgrade(revision: str) -> None:
     """Create or upgrade the database schema."""
     from survey.migrate import upgrade  # heavy (alembic, ~0.1 s): only for `db upgrade`
 
-    upgrade(current_app.config["DATABASE_URL"], revision)
+    upgrade(current_app.config["DATABASE_URL"], revision, current_app.config["PROVIDER_NAME"])
     click.echo(f"Database is at revision {revision}.")
 
 
@@ -76,6 +77,8 @@ def init_app(app: Flask) -> None:
         demo_command,
         quotes_group,
         infoblad_command,
+        providers_group,
+        municipalities_group,
     )
     for command in commands:
         app.cli.add_command(command)

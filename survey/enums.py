@@ -20,6 +20,13 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+class ScopedRole(StrEnum):
+    """The roles a municipality's account may have: aggregates only, no free text."""
+
+    QUALITY = "quality"
+    VIEWER = "viewer"
+
+
 class Group(StrEnum):
     """Who is asked: the youth (12 or older) or the parents."""
 

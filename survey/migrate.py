@@ -23,6 +23,9 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Upgrade the schema of `database_url` to `revision`."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", provider_name: str | None = None) -> None:
+    """Upgrade the schema of `database_url` to `revision`. `provider_name` names the provider
+    that an installation's existing episodes become (revision 0010; default PROVIDER_NAME)."""
+    config = alembic_config(database_url)
+    config.attributes["provider_name"] = provider_name
+    command.upgrade(config, revision)

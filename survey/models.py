@@ -32,7 +32,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.db import Base
-from survey.enums import Group, Language, MessageKind, MessageStatus, QuoteStatus, Role, one_of
+from survey.enums import (
+    Group,
+    Language,
+    MessageKind,
+    MessageStatus,
+    QuoteStatus,
+    Role,
+    ScopedRole,
+    one_of,
+)
 
 LANGUAGES = tuple(Language)
 
@@ -42,13 +51,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class Provider(Base):
+    """A care provider whose trajectories the installation surveys (the region contracts
+    several); its name is what families read ("Ervaringswijzer MetMaya")."""
+
+    __tablename__ = "provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Municipality(Base):
+    """A municipality episodes may name (the managed list: one spelling for every report)."""
+
+    __tablename__ = "municipality"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    code: Mapped[str | None] = mapped_column(String(6), unique=True)  # CBS code, e.g. GM0307
+
+
 class Episode(Base):
-    """An ended care trajectory, as imported from the care-registration system."""
+    """An ended care trajectory of one provider, as imported from its registration system."""
 
     __tablename__ = "episode"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str] = mapped_column(String(64))  # unique per provider
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
     end_date: Mapped[date] = mapped_column(Date, index=True)
     team: Mapped[str] = mapped_column(String(200))
     municipality: Mapped[str] = mapped_column(String(200))
@@ -58,8 +90,12 @@ class Episode(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     invitations: Mapped[list[Invitation]] = relationship(back_populates="episode")
+    provider: Mapped[Provider] = relationship(lazy="joined")
 
-    __table_args__ = (CheckConstraint(one_of("language", Language), name="language"),)
+    __table_args__ = (
+        CheckConstraint(one_of("language", Language), name="language"),
+        UniqueConstraint("provider_id", "external_id"),
+    )
 
 
 class Invitation(Base):
@@ -177,8 +213,18 @@ class StaffUser(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The scope: NULL is the whole region; a municipality limits the account to its aggregates.
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"), index=True)
 
-    __table_args__ = (CheckConstraint(one_of("role", Role), name="role"),)
+    municipality: Mapped[Municipality | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(one_of("role", Role), name="role"),
+        # A municipality sees aggregates only: never the roles that read free text or administer.
+        CheckConstraint(
+            f"municipality_id IS NULL OR {one_of('role', ScopedRole)}", name="scope_role"
+        ),
+    )
 
 
 class StaffSession(Base):

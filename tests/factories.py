@@ -6,10 +6,11 @@ import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from survey.invitations.operations import hash_token, new_token
-from survey.models import Episode, Invitation, utcnow
+from survey.models import Episode, Invitation, Provider, utcnow
 
 _numbers = itertools.count(1)
 
@@ -19,8 +20,33 @@ EPISODE_CSV_HEADER = (
 )
 
 
+def default_provider(session: Session) -> Provider:
+    """The provider an installation for one provider has: MetMaya (the test app's
+    PROVIDER_NAME), made on first use as the first import would."""
+    provider = session.scalar(select(Provider).where(Provider.slug == "metmaya"))
+    if provider is None:
+        provider = Provider(slug="metmaya", name="MetMaya")
+        session.add(provider)
+        session.flush()
+    return provider
+
+
+def default_provider_id(connection: Connection) -> int:
+    """`default_provider`'s id, through a Core connection (for bulk inserts of episodes)."""
+    found = connection.execute(select(Provider.id).where(Provider.slug == "metmaya")).scalar()
+    if found is not None:
+        return found
+    return connection.execute(
+        insert(Provider).returning(Provider.id),
+        {"slug": "metmaya", "name": "MetMaya", "created_at": utcnow()},
+    ).scalar_one()
+
+
 def make_episode(session: Session, **overrides: Any) -> Episode:
-    """An ended trajectory (team Noord, Amersfoort, Begeleiding, ended yesterday)."""
+    """An ended trajectory of the default provider (team Noord, Amersfoort, Begeleiding, ended
+    yesterday)."""
+    if "provider" not in overrides and "provider_id" not in overrides:
+        overrides["provider"] = default_provider(session)
     values: dict[str, Any] = {
         "external_id": f"EP-{next(_numbers):06d}",
         "end_date": date.today() - timedelta(days=1),

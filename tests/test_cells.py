@@ -22,6 +22,7 @@ from survey.models import Episode, Invitation, Response, ResponseAnswer
 from survey.reporting.cohorts import Cells, cohort_rows
 from survey.reporting.dimensions import Period
 from survey.reporting.queries import cells_can_answer
+from tests.factories import default_provider_id
 
 TEAMS = ("Noord", "Zuid", "Oost")
 PLACES = ("Amersfoort", "Leusden", "Soest")
@@ -73,6 +74,7 @@ def random_write(connection: Connection, rng: random.Random) -> str:
         episode_id = connection.execute(
             insert(Episode).returning(Episode.id),
             {
+                "provider_id": default_provider_id(connection),
                 "external_id": f"E{rng.randrange(10**9)}",
                 "end_date": some_day(rng),
                 "team": rng.choice(TEAMS),
@@ -217,6 +219,7 @@ def test_each_change_counts_once_per_pair_of_dimensions(engine):
         episode_id = connection.execute(
             insert(Episode).returning(Episode.id),
             {
+                "provider_id": default_provider_id(connection),
                 "external_id": "E1",
                 "end_date": date(2025, 5, 20),
                 "team": "Noord",

@@ -89,7 +89,7 @@ def test_valid_answers_are_stored_and_thanked(client, db):
     invitation, token = make_invited(db)
     response = post(client, token, VALID | {"comment": "Fijn geholpen", "quote_consent": "y"})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/bedankt?lang=nl"
+    assert response.headers["Location"] == "/bedankt?lang=nl&provider=metmaya"
     assert "Bedankt" in text_of(client.get(response.headers["Location"]).get_data(as_text=True))
     assert stored(db) == 1
     assert db.get(Invitation, invitation.id).responded_at is not None

@@ -1,8 +1,11 @@
-"""Staff access by role: every /staff route for every role, as the permission table says.
+"""Staff access by role and scope: every /staff route for every kind of account, as the
+permission table says.
 
-The role × route matrix is generated from the app's url_map and `survey.accounts.permissions`, so a
-new /staff route without a rule fails here, and a role change in the table changes what is
-expected. Requests go through `tests.staff_helpers` (a fresh application context per request).
+The route × role × scope matrix is generated from the app's url_map and
+`survey.accounts.permissions`, so a new /staff route without a rule fails here, and a change in
+the table changes what is expected. The kinds of account: anonymous, each role for the whole
+region, and the two roles a municipality's account may have ("viewer@Soest"). Requests go
+through `tests.staff_helpers` (a fresh application context per request).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 
-from survey.accounts.permissions import PUBLIC, RULES
+from survey.accounts.permissions import PUBLIC, RULES, allowed
 from survey.db import Base
-from survey.enums import Role
+from survey.enums import Role, ScopedRole
 from survey.models import StaffUser
+from survey.region.operations import add_municipality
 from survey.web.limits import limiter
 from tests.conftest import BACKENDS, make_test_app, postgres_schema
 from tests.factories import make_comment
@@ -39,7 +43,15 @@ from tests.staff_helpers import (
     staff_routes,
 )
 
-ROLES = ("anonymous", "viewer", "quality", "communications", "admin")
+SCOPED = "@Soest"  # an account limited to municipality Soest
+ROLES = (
+    "anonymous",
+    "viewer",
+    "quality",
+    "communications",
+    "admin",
+    *(f"{role}{SCOPED}" for role in ScopedRole),
+)
 FORBIDDEN_TEXT = ("Geen toegang", "No access")
 GENERIC_400_TEXT = "Er ging iets mis met het verzoek"
 
@@ -53,6 +65,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         ids = [f"{m} {r}" for _, r, m in routes]
         metafunc.parametrize(("endpoint", "rule", "method"), routes, ids=ids)
         metafunc.parametrize("role", ROLES)
+
+
+def may(account: str, endpoint: str) -> bool:
+    """What the permission table allows an account of the matrix ("viewer@Soest")."""
+    role, _, municipality = account.partition("@")
+    return allowed(endpoint, role, municipality or None)
 
 
 # -- the role × route matrix --------------------------------------------------------------------
@@ -97,7 +115,10 @@ class Matrix:
 def matrix(matrix_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     app = make_test_app(matrix_database, tmp_path_factory.mktemp("matrix-mail"))
     with database(app) as db:
+        add_municipality(db, "Soest")
         accounts = {role: make_staff(db, role) for role in Role}
+        for role in ScopedRole:
+            accounts[f"{role}{SCOPED}"] = make_staff(db, role, municipality="Soest")
         target = make_staff(db, "viewer")[0]
         comment = make_comment(db, "Fijne hulp, dank jullie wel.")
     values = {"user_id": target.id, "name": "trend", "fmt": URL_FORMATS, "response_id": comment}
@@ -135,7 +156,7 @@ def test_route_answers_each_role_as_the_permission_table_says(
         assert answer.status_code != 403
     elif role == "anonymous":
         assert login_redirect(answer), (answer.status_code, answer.headers.get("Location"))
-    elif role not in RULES[endpoint]:
+    elif not may(role, endpoint):
         assert answer.status_code == 403
         assert all(words in text_of(page) for words in FORBIDDEN_TEXT)
     elif endpoint == "staff.logout":

@@ -30,6 +30,7 @@ from survey.invitations.operations import create_due_invitation_messages
 from survey.mail.messages import queue_invitation_messages
 from survey.models import Episode, Invitation, OutboxMessage, utcnow
 from tests.conftest import PUBLIC_BASE_URL, _truncate_all, make_test_app
+from tests.factories import default_provider
 from tests.servers import RecordingHandler, smtp_server
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -148,10 +149,12 @@ def queue_invitations(app: Flask, families: int) -> None:
     today = utcnow().date()  # the workers compare with UTC now, whatever the local zone
     with app.app_context():
         session = get_session()
+        provider_id = default_provider(session).id
         session.execute(
             insert(Episode),
             [
                 {
+                    "provider_id": provider_id,
                     "external_id": f"W-{n:05d}",
                     "end_date": today - timedelta(days=1),
                     "team": "Team Utrecht-Oost",

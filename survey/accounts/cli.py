@@ -18,17 +18,25 @@ users_group = click.Group("users", help="Staff accounts.")
 @users_group.command("create")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option(
+    "--municipality",
+    metavar="NAME",
+    help="Limit the account to this municipality's figures (viewer or quality only).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
-def users_create(email: str, role: str, password_stdin: bool) -> None:
-    """Create a staff account (the password is asked for, or read from stdin)."""
+def users_create(email: str, role: str, municipality: str | None, password_stdin: bool) -> None:
+    """Create a staff account (the password is asked for, or read from stdin); without
+    --municipality the account sees the whole region."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     session = get_session()
     try:
-        user = create_user(session, email, role, password, via="command line")
+        user = create_user(
+            session, email, role, password, municipality=municipality, via="command line"
+        )
         session.commit()
     except WeakPassword as weak:
         reasons = {
@@ -39,10 +47,17 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
         click.echo(f"Password refused: {reasons.get(str(weak), str(weak))}.", err=True)
         sys.exit(1)
     except AccountError as refused:
-        reasons = {"email": "not a valid email address", "exists": "the account exists"}
+        reasons = {
+            "email": "not a valid email address",
+            "exists": "the account exists",
+            "municipality": f"{municipality!r} is not on the municipality list "
+            "(ervaringswijzer municipalities list)",
+            "scope_role": "a municipality's account can only be a viewer or a quality account",
+        }
         click.echo(f"Account refused: {reasons.get(refused.code, refused.code)}.", err=True)
         sys.exit(1)
+    scope = f", limited to {user.municipality.name}" if user.municipality else ""
     click.echo(
-        f"Created {user.email} with role {role}. The authenticator app is set up at the "
-        "first sign-in."
+        f"Created {user.email} with role {role}{scope}. The authenticator app is set up at "
+        "the first sign-in."
     )

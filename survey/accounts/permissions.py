@@ -1,7 +1,12 @@
 """Who may use which staff page: one table, deny by default (DESIGN §9).
 
-Every route under /staff must appear here (a test builds the full route × role matrix from the
-app's url_map and fails on a route without a rule). `PUBLIC` pages are for signing in.
+Every route under /staff must appear here (a test builds the full route × role × scope matrix
+from the app's url_map and fails on a route without a rule). `PUBLIC` pages are for signing in.
+
+An account scoped to a municipality may, besides what its role allows, use only the pages of
+`MUNICIPALITY_PAGES`: aggregates of its own municipality, never comments, quotes, the audit log or
+the admin pages. What those pages show is limited to the municipality by the pages themselves
+(`survey.staff.dashboard`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,19 @@ QUALITY = frozenset({Role.ADMIN, Role.QUALITY})
 COMMUNICATIONS = frozenset({Role.ADMIN, Role.COMMUNICATIONS})
 
 PUBLIC = frozenset({"staff.login", "staff.mfa"})
+
+# The pages a municipality's account may open at all (its role may allow fewer).
+MUNICIPALITY_PAGES = frozenset(
+    {
+        "staff.home",
+        "staff.logout",
+        "staff.password",
+        "dashboard.index",
+        "dashboard.chart",
+        "dashboard.export_csv",
+        "dashboard.export_xlsx",
+    }
+)
 
 RULES: dict[str, frozenset[str]] = {
     "staff.home": EVERY_ROLE,
@@ -39,9 +57,12 @@ RULES: dict[str, frozenset[str]] = {
 }
 
 
-def allowed(endpoint: str | None, role: str | None) -> bool:
-    """Whether `role` may use `endpoint`; unknown endpoints are denied."""
+def allowed(endpoint: str | None, role: str | None, municipality: str | None = None) -> bool:
+    """Whether `role` (scoped to `municipality`, if any) may use `endpoint`; unknown endpoints
+    are denied."""
     if endpoint in PUBLIC:
         return True
     roles = RULES.get(endpoint or "")
-    return roles is not None and role in roles
+    if roles is None or role not in roles:
+        return False
+    return municipality is None or endpoint in MUNICIPALITY_PAGES

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from survey.accounts import audit
 from survey.accounts.passwords import check_policy, hash_password, needs_rehash, verify_password
-from survey.enums import Role
+from survey.enums import Role, ScopedRole
 from survey.models import StaffSession, StaffUser, utcnow
+from survey.region.operations import find_municipality
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +49,48 @@ def normalise_email(email: str) -> str:
 
 
 def create_user(
-    session: Session, email: str, role: str, password: str, *, via: str | None = None
+    session: Session,
+    email: str,
+    role: str,
+    password: str,
+    *,
+    municipality: str | None = None,
+    via: str | None = None,
 ) -> StaffUser:
     """Create an active staff account and audit it; raises AccountError or WeakPassword.
 
-    `via` names where it was done when that is not a signed-in admin's request ("command
-    line"); the audit event is the same from every door. The caller commits: the account and
-    its audit event go in together (the demo creates several in one transaction).
+    `municipality` limits the account to that municipality's aggregates (only the roles of
+    `ScopedRole`: AccountError("scope_role"); an unknown name: AccountError("municipality"));
+    without it the account is regional. `via` names where it was done when that is not a
+    signed-in admin's request ("command line"); the audit event is the same from every door.
+    The caller commits: the account and its audit event go in together (the demo creates
+    several in one transaction).
     """
     email = normalise_email(email)
     if role not in tuple(Role):
         raise AccountError("role")
+    scope = None
+    if municipality is not None:
+        scope = find_municipality(session, municipality)
+        if scope is None:
+            raise AccountError("municipality")
+        if role not in tuple(ScopedRole):
+            raise AccountError("scope_role")
     check_policy(password, email)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         raise AccountError("exists")
-    user = StaffUser(email=email, role=role, password_hash=hash_password(password), active=True)
+    user = StaffUser(
+        email=email,
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+        municipality=scope,
+    )
     session.add(user)
     session.flush()
     log.info("staff user %d created with role %s", user.id, role)
-    detail = f"role {role}" + (f" ({via})" if via else "")
+    detail = f"role {role}" + (f", municipality {scope.name}" if scope else "")
+    detail += f" ({via})" if via else ""
     audit.record(
         session,
         "user created",
@@ -90,7 +114,8 @@ def update_user(
     Every change but activating ends the account's sessions, so a demoted or deactivated
     colleague is signed out at once. Raises AccountError("self") when an admin would change
     their own role or deactivate themselves (nobody can lock the last door from inside), and
-    AccountError("action") or AccountError("role") for values outside the fixed sets. The
+    AccountError("action") or AccountError("role") for values outside the fixed sets, and
+    AccountError("scope_role") for a role a municipality's account cannot have. The
     caller commits.
     """
     if action not in USER_ACTIONS:
@@ -100,6 +125,8 @@ def update_user(
     if action == "set_role":
         if role not in tuple(Role):
             raise AccountError("role")
+        if user.municipality_id is not None and role not in tuple(ScopedRole):
+            raise AccountError("scope_role")
         user.role = role
     elif action in {"deactivate", "activate"}:
         user.active = action == "activate"

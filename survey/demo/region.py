@@ -29,6 +29,7 @@ from survey.enums import Group, Language, Role
 from survey.invitations.operations import clock, hash_token, new_token, survey_url
 from survey.models import Episode, Invitation, utcnow
 from survey.quotes.operations import prepare_comments
+from survey.region.operations import add_municipality, municipalities, provider_for_import
 from survey.reporting.publication import decide_patterns
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,17 @@ CONSENT_SHARE = 0.6
 # Demo staff accounts, one per role, all with this password (synthetic data on localhost only).
 DEMO_STAFF_PASSWORD = "ervaringswijzer-demo"  # noqa: S105 (documented demo password)
 DEMO_STAFF = {role: f"{role}@example.org" for role in Role}
+# A policy officer of one municipality: its figures only, the region beside them.
+DEMO_MUNICIPALITY_STAFF = {"gemeente-soest@example.org": (Role.VIEWER, "Soest")}
 
 
 def create_demo_staff(session: Session) -> None:
-    """One staff account per role, for signing in to the demo."""
+    """One staff account per role for the whole region, and one of a municipality, for signing
+    in to the demo."""
     for role, email in DEMO_STAFF.items():
         create_user(session, email, role, DEMO_STAFF_PASSWORD)
+    for email, (role, municipality) in DEMO_MUNICIPALITY_STAFF.items():
+        create_user(session, email, role, DEMO_STAFF_PASSWORD, municipality=municipality)
     session.commit()
 
 
@@ -158,7 +164,12 @@ def load_demo(
     rng = random.Random(seed)  # noqa: S311 -- reproducible fake data, not security
     today = today or date.today()
     now = clock(today)
+    provider = provider_for_import(session, None, config)
+    for municipality in sorted(set(MUNICIPALITIES) - {m.name for m in municipalities(session)}):
+        add_municipality(session, municipality)  # the demo declares its own list
     episodes = make_episodes(rng, today)
+    for episode in episodes:
+        episode.provider = provider
     history = today - timedelta(days=UNSENT_DAYS)
     youth, parent = pick_live(rng, episodes, history)
     due: list[tuple[Invitation, datetime]] = []

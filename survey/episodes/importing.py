@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app, has_app_context
 from sqlalchemy import insert, select, text
@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 from survey.enums import Group
 from survey.episodes.csv import MIN_YOUTH_AGE, EpisodeRow, RowError, read_rows, validate_row
 from survey.invitations.optout import opted_out
-from survey.models import Episode, Invitation, utcnow
+from survey.models import Episode, Invitation, Provider, utcnow
+from survey.region.operations import MunicipalityCheck, provider_for_import
 from survey.retention.purge import purged_external_id
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ class ImportResult:
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult) -> None:
+def _write_batch(
+    session: Session, provider: Provider, batch: list[EpisodeRow], result: ImportResult
+) -> None:
     """Insert new episodes, update changed ones, add missing invitations.
 
     An episode that purge coarsened is found by its keyed hash (survey.retention.purge) and left as
@@ -87,7 +90,10 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         for episode in session.scalars(
             select(Episode)
             .options(selectinload(Episode.invitations))
-            .where(Episode.external_id.in_([*(row.external_id for row in batch), *purged]))
+            .where(
+                Episode.provider_id == provider.id,
+                Episode.external_id.in_([*(row.external_id for row in batch), *purged]),
+            )
         )
     }
     new_rows = [row for row in batch if row.external_id not in existing]
@@ -97,7 +103,7 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         session.execute(
             insert(Episode),
             [
-                {"external_id": r.external_id, "imported_at": now}
+                {"external_id": r.external_id, "provider_id": provider.id, "imported_at": now}
                 | {name: getattr(r, name) for name in EPISODE_FIELDS}
                 for r in new_rows
             ],
@@ -106,7 +112,8 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         ids = dict(
             session.execute(
                 select(Episode.external_id, Episode.id).where(
-                    Episode.external_id.in_([r.external_id for r in new_rows])
+                    Episode.provider_id == provider.id,
+                    Episode.external_id.in_([r.external_id for r in new_rows]),
                 )
             ).all()
         )
@@ -127,6 +134,11 @@ def _write_batch(session: Session, batch: list[EpisodeRow], result: ImportResult
         for values in invitation_rows:
             result.invitations[str(values["respondent_group"])] += 1
     session.flush()
+
+
+def _config() -> Mapping[str, Any]:
+    """The app's configuration; a bare benchmark without an app gets the default name."""
+    return current_app.config if has_app_context() else {"PROVIDER_NAME": "MetMaya"}
 
 
 def _purged_ids(external_ids: list[str]) -> dict[str, str]:
@@ -195,10 +207,15 @@ def import_episodes(
     session: Session,
     stream: BinaryIO,
     *,
+    provider: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Import a CSV export all-or-nothing; raise ImportRejected (nothing written) on any error."""
+    """Import a CSV export of `provider` (a slug; None: the only provider there is) all or
+    nothing; raise ImportRejected (nothing written) on any error, RegionError for a provider
+    that cannot be used."""
     result = ImportResult()
+    owner = provider_for_import(session, provider, _config())
+    check = MunicipalityCheck(session)
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     batch: list[EpisodeRow] = []
@@ -213,6 +230,8 @@ def import_episodes(
         for line, raw in read_rows(stream, errors):
             result.rows += 1
             row, row_errors = validate_row(line, raw)
+            if row is not None and (problem := check.problem(row.municipality)):
+                row_errors = [RowError(line, "municipality", problem)]
             if row is not None and row.external_id in seen:
                 row_errors = [
                     RowError(
@@ -234,12 +253,12 @@ def import_episodes(
                 continue  # keep validating, stop writing: the file is refused anyway
             batch.append(row)
             if len(batch) >= BATCH_SIZE:
-                _write_batch(session, batch, result)
+                _write_batch(session, owner, batch, result)
                 if progress:
                     progress(len(batch))
                 batch.clear()
         if batch and not errors:
-            _write_batch(session, batch, result)
+            _write_batch(session, owner, batch, result)
             if progress:
                 progress(len(batch))
     except UnicodeDecodeError:

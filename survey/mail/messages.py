@@ -35,7 +35,7 @@ def _render(kind: str, invitation: Invitation, token: str, now: datetime) -> tup
         "kind": kind,
         "link": survey_url(config["PUBLIC_BASE_URL"], token),
         "opt_out_link": opt_out_url(config["PUBLIC_BASE_URL"], token),
-        "provider": config["PROVIDER_NAME"],
+        "provider": invitation.episode.provider.name,  # the family's own provider
         "group": invitation.respondent_group,
         "expires_on": (invitation.expires_at or now).date(),
     }

@@ -9,8 +9,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from analysis.publication import PeriodError
+from survey.cells import CELL_DIMENSIONS
 from survey.cli_types import TODAY, as_date, write_output
 from survey.db import get_session
+from survey.region.operations import find_municipality
 from survey.reporting.cohorts import cohort_rows, report_rows
 from survey.reporting.dimensions import Period, ReportError, parse_dimensions
 from survey.reporting.exports import EXPORT_COLUMNS, render_report
@@ -38,6 +40,11 @@ from survey.reporting.spreadsheets import people_csv, workbook
     "spreadsheet (;, comma decimals, Dutch labels); xlsx: the Excel workbook of the web "
     "(needs --output).",
 )
+@click.option(
+    "--municipality",
+    metavar="NAME",
+    help="Only this municipality's trajectories (a name on the municipality list).",
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
 @with_appcontext
 def report_command(
@@ -46,6 +53,7 @@ def report_command(
     end: object,
     period_key: str | None,
     fmt: str,
+    municipality: str | None,
     output: Path | None,
 ) -> None:
     """Response rates and marks per cohort, with disclosure control (DESIGN §4.4).
@@ -57,18 +65,41 @@ def report_command(
         dims = parse_dimensions(by)
         chosen = resolve_period(get_session(), as_date(start), as_date(end), period_key)
         period = Period.of(chosen)
+        where = _scope(dims, municipality)
     except (ReportError, PeriodError) as problem:
         raise click.UsageError(str(problem)) from None
     k = current_app.config["MIN_CELL_SIZE"]
     if fmt in ("csv-nl", "xlsx"):
         # Every figure and every margin, as the web's download of the same breakdown.
-        rows = cohort_rows(get_session(), dims, period, k, margins=True)
+        rows = cohort_rows(get_session(), dims, period, k, margins=True, where=where)
         if fmt == "xlsx":
-            body: str | bytes = workbook(rows, dims, EXPORT_COLUMNS, k, period=chosen.label("nl"))
+            label = chosen.label("nl") + (f", gemeente {municipality}" if where else "")
+            body: str | bytes = workbook(rows, dims, EXPORT_COLUMNS, k, period=label)
         else:
             body = people_csv(rows, dims, EXPORT_COLUMNS)
         write_output(body, output)
         return
-    rows = report_rows(get_session(), dims, period, k)
+    rows = report_rows(get_session(), dims, period, k, where=where)
     text = render_report(rows, dims, fmt, k)
     write_output(text if fmt == "csv" else text + "\n", output)
+
+
+def _scope(dims: tuple[str, ...], municipality: str | None) -> dict[str, str]:
+    """The filter of `--municipality`: a name on the list (its own spelling), and a breakdown
+    that stays within two of team, municipality and care type."""
+    if municipality is None:
+        return {}
+    found = find_municipality(get_session(), municipality)
+    if found is None:
+        raise ReportError(
+            f"{municipality!r} is not on the municipality list (ervaringswijzer municipalities "
+            "list)"
+        )
+    if "municipality" in dims:
+        raise ReportError("--municipality and a breakdown by municipality cannot go together")
+    if len([d for d in dims if d in CELL_DIMENSIONS]) > 1:
+        raise ReportError(
+            "with --municipality, at most one of team and care_type: finer tables would single "
+            "out families"
+        )
+    return {"municipality": found.name}

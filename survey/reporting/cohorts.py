@@ -9,7 +9,7 @@ and `report_rows` give the table as plain rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
 from analysis.formatting import to_records
-from analysis.publication import PeriodError
+from analysis.publication import PLACE_DIMENSIONS, PeriodError
 from survey.enums import Group
 from survey.reporting.dimensions import DIMENSIONS, PERIOD_GRAINS, Period, ReportError
 from survey.reporting.publication import hidden_rows, lattice_of
-from survey.reporting.queries import cells_can_answer, funnel_cells, mark_cells
+from survey.reporting.queries import Where, cells_can_answer, funnel_cells, mark_cells
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class Cells:
     funnel: pd.DataFrame | None = None
     marks: dict[str, pd.DataFrame] | None = None
     cubes: dict[tuple[str, ...], Frames] = field(default_factory=dict)
+    where: Mapping[str, str] = field(default_factory=dict)
+    """The scope every cube was fetched within (`survey.reporting.queries.Where`)."""
 
     @property
     def from_cells(self) -> bool:
@@ -58,22 +60,34 @@ class Cells:
         return bool(self.cubes)
 
     @classmethod
-    def fetch(cls, session: Session, cubes: Sequence[Sequence[str]], period: Period) -> Cells:
-        """Fetch the cells of every cube in `cubes` for `period`."""
-        if all(cells_can_answer(cube, period) for cube in cubes):
+    def fetch(
+        cls,
+        session: Session,
+        cubes: Sequence[Sequence[str]],
+        period: Period,
+        where: Where | None = None,
+    ) -> Cells:
+        """Fetch the cells of every cube in `cubes` for `period`, within `where`."""
+        where = dict(where or {})
+        if all(cells_can_answer(cube, period, where) for cube in cubes):
             kept = {
                 tuple(cube): (
-                    funnel_cells(session, cube, period, from_cells=True),
-                    mark_cells(session, cube, period, from_cells=True),
+                    funnel_cells(session, cube, period, from_cells=True, where=where),
+                    mark_cells(session, cube, period, from_cells=True, where=where),
                 )
                 for cube in dict.fromkeys(tuple(cube) for cube in cubes)
             }
-            return cls(dims=(), cubes=kept)
+            return cls(dims=(), cubes=kept, where=where)
         needed = {d for cube in cubes for d in cube}
         grains = [g for g in PERIOD_GRAINS if g in needed]
         dims = tuple(d for d in DIMENSIONS if d in needed and d not in PERIOD_GRAINS)
         dims += tuple(grains[:1])  # month, else quarter, else year: the others follow from it
-        return cls(dims, funnel_cells(session, dims, period), mark_cells(session, dims, period))
+        return cls(
+            dims,
+            funnel_cells(session, dims, period, where=where),
+            mark_cells(session, dims, period, where=where),
+            where=where,
+        )
 
     def rollup(self, dims: Sequence[str]) -> Frames:
         """The funnel and mark cells of `dims`: one of the fetched cubes, or (from the base
@@ -127,23 +141,32 @@ def cohort_table(
     min_cell_size: int,
     *,
     cells: Cells | None = None,
+    where: Where | None = None,
 ) -> pd.DataFrame:
     """The full cohort table (cells and margins) with disclosure control applied.
 
     The pattern is the one of the whole publication of the period's year
     (`survey.reporting.publication`), so that no combination of this table with any other table
-    of any period gives more away.
+    of any period gives more away. `where` fixes place dimensions (a municipality's scope):
+    every row is then the node of the lattice with those coordinates, so a scoped table shows
+    exactly what the region's tables show of that municipality, nothing more.
 
-    With `cells` (fetched for a whole page), nothing is queried: the cube is summed from them.
+    With `cells` (fetched for a whole page), nothing is queried: the cube is summed from them
+    (and they carry their own `where`).
     """
     # heavy (analysis.cohorts loads scipy.stats, ~0.8 s): only when a cohort table is built
     from analysis.cohorts import cohort_report
 
     publication = period.publication
     if cells is None:
-        funnel, marks = funnel_cells(session, dims, period), mark_cells(session, dims, period)
+        where = dict(where or {})
+        funnel = funnel_cells(session, dims, period, where=where)
+        marks = mark_cells(session, dims, period, where=where)
     else:
+        where = dict(cells.where)
         funnel, marks = cells.rollup(dims)
+    if len([d for d in (*dims, *where) if d in PLACE_DIMENSIONS]) > 2:
+        raise ReportError("at most two of team, municipality and care type, the scope included")
     lattice = lattice_of(session, publication.year, min_cell_size)
     try:
         return cohort_report(
@@ -151,7 +174,7 @@ def cohort_table(
             marks,
             dims,
             k=min_cell_size,
-            pattern=lambda cube: hidden_rows(lattice, cube, dims, publication),
+            pattern=lambda cube: hidden_rows(lattice, cube, dims, publication, where),
         )
     except (ValueError, PeriodError):
         # The cells changed between reading the table and its pattern (an answer arrived, a
@@ -175,15 +198,16 @@ def cohort_rows(
     *,
     margins: bool = False,
     cells: Cells | None = None,
+    where: Where | None = None,
 ) -> list[dict[str, Any]]:
     """Every figure of the cohort table as plain rows, suppression applied, in reading order.
 
     Rows carry the funnel, the rates with their interval, and per mark item n, mean, SD,
     interval and the 1-10 counts. With `margins`, the subtotal rows (dimension value `TOTAL`)
     are included and sort last; `suppression_reason` never leaves this function, since it would
-    tell which hidden cells are below k. `cells`: see `cohort_table`.
+    tell which hidden cells are below k. `cells` and `where`: see `cohort_table`.
     """
-    table = cohort_table(session, dims, period, min_cell_size, cells=cells)
+    table = cohort_table(session, dims, period, min_cell_size, cells=cells, where=where)
     if dims and not margins:
         table = table[~table["is_total"]]
     rows = to_records(table.drop(columns=["suppression_reason"]))
@@ -198,9 +222,14 @@ def cohort_rows(
 
 
 def report_rows(
-    session: Session, dims: Sequence[str], period: Period, min_cell_size: int
+    session: Session,
+    dims: Sequence[str],
+    period: Period,
+    min_cell_size: int,
+    where: Where | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of `ervaringswijzer report`: one per cohort cell (no margins unless no dims)."""
+    """The rows of `ervaringswijzer report`: one per cohort cell (no margins unless no dims),
+    within `where`."""
     columns = [*dims, *REPORT_COLUMNS]
-    rows = cohort_rows(session, dims, period, min_cell_size)
+    rows = cohort_rows(session, dims, period, min_cell_size, where=where)
     return [{column: row[column] for column in columns} for row in rows]

@@ -258,9 +258,16 @@ def year_leaves(session: Session, year: int) -> pd.DataFrame:
 
 
 def hidden_rows(
-    lattice: Lattice, table: pd.DataFrame, dims: Sequence[str], period: PublicationPeriod
+    lattice: Lattice,
+    table: pd.DataFrame,
+    dims: Sequence[str],
+    period: PublicationPeriod,
+    where: Mapping[str, str] | None = None,
 ) -> pd.Series:
     """For each row of a cohort table of `period` (cells and margins): is its node hidden?
+
+    `where` fixes place coordinates (the table of one municipality): its rows are the nodes with
+    that level. A level the year does not know has no node: every row of it is hidden.
 
     One code per distinct value of each dimension, then one lookup for the whole table (a
     team × municipality table has well over a thousand rows).
@@ -268,6 +275,14 @@ def hidden_rows(
     group_of = {**{g: i for i, g in enumerate(GROUPS)}, TOTAL: len(GROUPS)}
     coordinates = [np.full(len(table), len(GROUPS)), np.full(len(table), period.time_node)]
     coordinates += [np.full(len(table), len(lattice.levels[d])) for d in PLACE_DIMENSIONS]
+    for dim, value in (where or {}).items():
+        levels = lattice.levels[dim]
+        if value not in levels:
+            return pd.Series(True, index=table.index, dtype=bool)
+        single = len(levels) == 1  # its only level is its own margin
+        coordinates[2 + PLACE_DIMENSIONS.index(dim)] = np.full(
+            len(table), len(levels) if single else levels.index(value)
+        )
     for dim in dims:
         values = table[dim].astype(object)
         if dim == "group":

@@ -11,7 +11,7 @@ disclosure control (`survey.reporting.cohorts`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -51,19 +51,34 @@ MARK_NAMES = {"n": "n", "total": "sum", "total_sq": "sumsq"} | {
 }
 
 
+Where = Mapping[str, str]
+"""A fixed value per place dimension (`{"municipality": "Soest"}`): the scope of an account, or a
+report's filter. Only cells with these values count; the figures keep the other dimensions."""
+
+
 def funnel_cells(
-    session: Session, dims: Sequence[str], period: Period, *, from_cells: bool = False
+    session: Session,
+    dims: Sequence[str],
+    period: Period,
+    *,
+    from_cells: bool = False,
+    where: Where | None = None,
 ) -> pd.DataFrame:
     """Per cohort cell: sent, opened, responded, bounced, opted_out, after_reminder.
 
     `from_cells`: read the sums the database keeps (`survey.cells`; see `cells_can_answer`)
     instead of aggregating the invitations: the same figures, in a fraction of the time.
+    `where`: only the cells of that scope.
     """
-    query = cell_funnel_query(dims, period) if from_cells else funnel_query(dims, period)
+    where = where or {}
+    if from_cells:
+        query = cell_funnel_query(dims, period, where)
+    else:
+        query = funnel_query(dims, period, where)
     return _frame(session.execute(query).all(), [*dims, *FUNNEL_NAMES], len(dims))
 
 
-def funnel_query(dims: Sequence[str], period: Period) -> Select:
+def funnel_query(dims: Sequence[str], period: Period, where: Where | None = None) -> Select:
     """The SQL of `funnel_cells`: one GROUP BY over invitations joined to their episodes."""
     columns = [dimension_column(d, CONTACT_COLUMNS) for d in dims]
     counts = funnel_conditions(Invitation)
@@ -71,6 +86,7 @@ def funnel_query(dims: Sequence[str], period: Period) -> Select:
         select(*columns, *(_count_if(counts[name]).label(name) for name in FUNNEL_NAMES))
         .join(Invitation.episode)
         .where(Invitation.invited_at.is_not(None))
+        .where(*(CONTACT_COLUMNS[d] == value for d, value in (where or {}).items()))
     )
     if period.start:
         query = query.where(Episode.end_date >= period.start)
@@ -82,11 +98,17 @@ def funnel_query(dims: Sequence[str], period: Period) -> Select:
 
 
 def mark_cells(
-    session: Session, dims: Sequence[str], period: Period, *, from_cells: bool = False
+    session: Session,
+    dims: Sequence[str],
+    period: Period,
+    *,
+    from_cells: bool = False,
+    where: Where | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10 (`from_cells`: as
-    in `funnel_cells`)."""
-    query = cell_mark_query(dims, period) if from_cells else mark_query(dims, period)
+    """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10 (`from_cells` and
+    `where`: as in `funnel_cells`)."""
+    where = where or {}
+    query = cell_mark_query(dims, period, where) if from_cells else mark_query(dims, period, where)
     rows = session.execute(query).all()
     frame = _frame(rows, [*dims, "item", *MARK_NAMES.values()], len(dims) + 1)
     return {
@@ -95,7 +117,7 @@ def mark_cells(
     }
 
 
-def mark_query(dims: Sequence[str], period: Period) -> Select:
+def mark_query(dims: Sequence[str], period: Period, where: Where | None = None) -> Select:
     """The SQL of `mark_cells`: one GROUP BY over the answers to every mark item."""
     columns = [dimension_column(d, ANSWER_COLUMNS) for d in dims]
     item = ResponseAnswer.item_id.label("item")
@@ -110,6 +132,7 @@ def mark_query(dims: Sequence[str], period: Period) -> Select:
         .select_from(Response)
         .join(ResponseAnswer, ResponseAnswer.response_id == Response.id)
         .where(is_mark(ResponseAnswer))
+        .where(*(ANSWER_COLUMNS[d] == value for d, value in (where or {}).items()))
         .group_by(*columns, ResponseAnswer.item_id)
     )
     if period.start:
@@ -119,15 +142,17 @@ def mark_query(dims: Sequence[str], period: Period) -> Select:
     return query
 
 
-def cells_can_answer(dims: Sequence[str], period: Period) -> bool:
-    """True when the kept cells hold exactly the figures of `dims` in `period`.
+def cells_can_answer(dims: Sequence[str], period: Period, where: Where | None = None) -> bool:
+    """True when the kept cells hold exactly the figures of `dims` in `period` (within
+    `where`).
 
     They do for whole months (the cells count per month of the end of care) and for at most two
-    of team, municipality and care type (the cells come in pairs of them).
+    of team, municipality and care type, counting those of `where` (the cells come in pairs of
+    them).
     """
     starts = period.start is None or period.start.day == 1
     ends = period.end is None or (period.end + timedelta(days=1)).day == 1
-    return starts and ends and _pair(dims) is not None
+    return starts and ends and _pair([*dims, *(where or {})]) is not None
 
 
 def _pair(dims: Sequence[str]) -> str | None:
@@ -144,12 +169,16 @@ def _cell_columns(table: Any) -> dict[str, Any]:
     }
 
 
-def _cell_selection(table: Any, dims: Sequence[str], period: Period) -> tuple[list, Select]:
-    """The dimension columns of `dims` and the FROM/WHERE of their pair's cells in `period`."""
-    if not cells_can_answer(dims, period):
+def _cell_selection(
+    table: Any, dims: Sequence[str], period: Period, where: Where
+) -> tuple[list, Select]:
+    """The dimension columns of `dims` and the FROM/WHERE of their pair's cells in `period`
+    and `where`."""
+    if not cells_can_answer(dims, period, where):
         raise ReportError("the kept cells cannot answer this breakdown or period")
     columns = [dimension_column(d, _cell_columns(table)) for d in dims]
-    query = select(*columns).where(table.c.pair == _pair(dims))
+    query = select(*columns).where(table.c.pair == _pair([*dims, *where]))
+    query = query.where(*(table.c[d] == value for d, value in where.items()))
     if period.start:
         query = query.where(table.c.end_month >= period.start)
     if period.end:
@@ -157,9 +186,9 @@ def _cell_selection(table: Any, dims: Sequence[str], period: Period) -> tuple[li
     return columns, query
 
 
-def cell_funnel_query(dims: Sequence[str], period: Period) -> Select:
+def cell_funnel_query(dims: Sequence[str], period: Period, where: Where | None = None) -> Select:
     """`funnel_query`'s figures summed from the kept funnel cells."""
-    columns, query = _cell_selection(funnel_cell, dims, period)
+    columns, query = _cell_selection(funnel_cell, dims, period, where or {})
     query = query.add_columns(*(func.sum(funnel_cell.c[n]).label(n) for n in FUNNEL_NAMES))
     if columns:
         # A cell whose invitations were all taken back (deleted, moved) keeps a row of zeros.
@@ -167,9 +196,9 @@ def cell_funnel_query(dims: Sequence[str], period: Period) -> Select:
     return query
 
 
-def cell_mark_query(dims: Sequence[str], period: Period) -> Select:
+def cell_mark_query(dims: Sequence[str], period: Period, where: Where | None = None) -> Select:
     """`mark_query`'s figures summed from the kept mark cells."""
-    columns, query = _cell_selection(mark_cell, dims, period)
+    columns, query = _cell_selection(mark_cell, dims, period, where or {})
     return (
         query.add_columns(
             mark_cell.c.item_id.label("item"),

@@ -7,15 +7,16 @@ kind page in the family's language and stores nothing.
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.answers.operations import submit_response
 from survey.db import get_session
 from survey.invitations.operations import current_time, find_by_token, is_expired, mark_opened
 from survey.invitations.optout import is_suppressed, opt_out
-from survey.models import LANGUAGES
+from survey.models import LANGUAGES, Invitation, Provider
 from survey.respond import bp
 from survey.respond.forms import OptOutForm, build_form
 from survey.web.errors import in_both_languages
@@ -26,6 +27,14 @@ from survey.web.security import csrf
 # The questionnaire form checks its own CSRF token, so that a stale token re-shows the form with
 # the answers kept instead of an error page that loses them.
 csrf.exempt(bp)
+
+
+def _speak_for(invitation: Invitation) -> Provider:
+    """Pages about an invitation carry the name of its trajectory's provider, never another's
+    (templates/base.html reads `g.provider_name`)."""
+    provider = invitation.episode.provider
+    g.provider_name = provider.name
+    return provider
 
 
 def _unknown_link(response: WerkzeugResponse) -> bool:
@@ -41,6 +50,7 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
     if invitation is None:
         return _unknown(), 404
     language = use_language(request.values.get("lang") or invitation.language)
+    provider = _speak_for(invitation)
     now = current_time()
     if invitation.responded_at is not None:
         status = 409 if request.method == "POST" else 200
@@ -59,7 +69,7 @@ def questionnaire(token: str) -> tuple[str, int] | WerkzeugResponse:
         answers = form.answers()
         if not submit_response(session, invitation, questionnaire, answers, language, now):
             return render_template("respond/already_answered.html"), 409
-        return redirect(url_for("respond.thanks", lang=language))
+        return redirect(url_for("respond.thanks", lang=language, provider=provider.slug))
     if request.method == "GET":
         mark_opened(session, invitation, now)
     return render_template(
@@ -96,6 +106,7 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
     if invitation is None:
         return _unknown(), 404
     use_language(invitation.language)
+    _speak_for(invitation)
     if invitation.opted_out_at is not None or is_suppressed(session, invitation.email or ""):
         return render_template("respond/opted_out.html")
     form = OptOutForm()
@@ -119,7 +130,11 @@ def index() -> str:
 
 @bp.route("/bedankt")
 def thanks() -> str:
-    """The thank-you page after a stored response."""
+    """The thank-you page after a stored response, in the name of the family's provider."""
+    slug = request.args.get("provider")
+    provider = get_session().scalar(select(Provider).where(Provider.slug == slug)) if slug else None
+    if provider is not None:
+        g.provider_name = provider.name
     return _page("respond/thanks.html")
 
 

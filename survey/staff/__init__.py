@@ -42,6 +42,15 @@ class SignedIn(UserMixin):
     def email(self) -> str:
         return self.user.email
 
+    @property
+    def municipality(self) -> str | None:
+        """The municipality the account is limited to; None for a regional account."""
+        return self.user.municipality.name if self.user.municipality else None
+
+    def may(self, endpoint: str) -> bool:
+        """Whether this account may open `endpoint` (for links: show only what works)."""
+        return allowed(endpoint, self.role, self.municipality)
+
 
 @login_manager.user_loader
 def _load(raw_session_id: str) -> SignedIn | None:
@@ -68,14 +77,14 @@ def language_switch() -> dict[str, str]:
 
 
 def check_access() -> ResponseReturnValue | None:
-    """Before every /staff request: signed in, and the role may use this endpoint."""
+    """Before every /staff request: signed in, and the role and scope may use this endpoint."""
     if not request.path.startswith("/staff") or request.endpoint in PUBLIC:
         return None
     if request.endpoint is None:
         return None  # a 404 or 405 follows
     if not current_user.is_authenticated:
         return redirect(url_for("staff.login"))
-    if not allowed(request.endpoint, current_user.role):
+    if not current_user.may(request.endpoint):
         abort(403)
     return None
 

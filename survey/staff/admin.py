@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.fields.choices import SelectChoice
 
 from survey.accounts import audit
 from survey.accounts.passwords import WeakPassword
@@ -24,6 +25,7 @@ from survey.db import get_session
 from survey.episodes.importing import ImportRejected, import_episodes
 from survey.mail.worker import send_once
 from survey.models import AuditEvent, Invitation, OutboxMessage, StaffUser
+from survey.region.operations import RegionError, municipalities, providers
 from survey.staff import admin_bp
 from survey.staff.forms import ROLE_LABELS, ButtonForm, NewUserForm, UploadForm, UserActionForm
 from survey.staff.views import password_message
@@ -33,6 +35,8 @@ ACCOUNT_MESSAGES = {
     "email": _l("This is not a valid email address."),
     "exists": _l("There already is an account with this email address."),
     "role": _l("Choose one of the roles."),
+    "municipality": _l("Choose one of the municipalities."),
+    "scope_role": _l("A municipality's account can only be a viewer or a quality account."),
 }
 
 
@@ -40,12 +44,16 @@ ACCOUNT_MESSAGES = {
 def import_episodes_page() -> str | tuple[str, int]:
     """Upload an episode CSV: all or nothing, with line-numbered errors."""
     form = UploadForm()
+    db = get_session()
+    known = providers(db)
+    form.provider.choices = [SelectChoice("", ""), *(SelectChoice(p.slug, p.name) for p in known)]
     result = rejected = None
     if form.validate_on_submit():
-        db = get_session()
         upload = form.file.data
         try:
-            result = import_episodes(db, upload.stream)
+            result = import_episodes(db, upload.stream, provider=form.provider.data or None)
+        except RegionError:
+            form.provider.errors = [_("Choose the care provider this file comes from.")]
         except ImportRejected as refused:
             rejected = refused
             audit.record(db, "import refused", object_type="file", detail=refused.summary())
@@ -57,7 +65,13 @@ def import_episodes_page() -> str | tuple[str, int]:
                 detail=f"{result.rows} rows, {result.episodes_new} new episodes",
             )
     status = 400 if (form.errors or rejected) else 200
-    return render_template("admin/import.html", form=form, result=result, rejected=rejected), status
+    return render_template(
+        "admin/import.html",
+        form=form,
+        result=result,
+        rejected=rejected,
+        several_providers=len(known) > 1,
+    ), status
 
 
 @admin_bp.route("/outbox")
@@ -108,14 +122,28 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
     db = get_session()
     form = NewUserForm()
     form.role.choices = [(role, str(label)) for role, label in ROLE_LABELS.items()]
+    form.municipality.choices = [
+        SelectChoice("", _("The whole region")),
+        *(SelectChoice(m.name, m.name) for m in municipalities(db)),
+    ]
     if form.validate_on_submit():
         try:
-            user = create_user(db, form.email.data, form.role.data, form.password.data)
+            user = create_user(
+                db,
+                form.email.data,
+                form.role.data,
+                form.password.data,
+                municipality=form.municipality.data or None,
+            )
             db.commit()
         except WeakPassword as weak:
             form.password.errors = [password_message(str(weak))]
         except AccountError as refused:
-            form.email.errors = [str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))]
+            message = str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))
+            if refused.code in {"municipality", "scope_role"}:
+                form.municipality.errors = [message]
+            else:
+                form.email.errors = [message]
         else:
             flash(_("Account created for %(email)s.", email=user.email))
             return redirect(url_for("admin.users"))
@@ -144,6 +172,8 @@ def update_user(user_id: int) -> WerkzeugResponse:
     except AccountError as refused:
         if refused.code == "self":
             flash(_("You cannot change your own role or deactivate yourself."))
+        elif refused.code == "scope_role":
+            flash(str(ACCOUNT_MESSAGES["scope_role"]))
         else:
             flash(_("That did not work. Please try again."))
         return redirect(url_for("admin.users"))

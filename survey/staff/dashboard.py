@@ -9,11 +9,15 @@ links to charts, downloads and comments carry the same one.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template
+from flask_login import current_user
 
 from survey.accounts import audit
 from survey.db import get_session
 from survey.quotes import operations as quotes
+from survey.region.operations import slug_of
 from survey.reporting.exports import EXPORT_COLUMNS, REPRESENTATION_COLUMNS, table_csv
 from survey.reporting.publication import is_published
 from survey.reporting.spreadsheets import people_csv, workbook
@@ -38,10 +42,21 @@ def _min_cell_size() -> int:
     return current_app.config["MIN_CELL_SIZE"]
 
 
+F = TypeVar("F", bound=DashboardFilterForm)
+
+
+def _scoped(form_class: type[F]) -> tuple[DashboardQuery, F]:
+    """The dashboard's choices from the query string, within the account's scope (a
+    municipality's account sees that municipality only), and the filter form showing them."""
+    form = from_request(form_class)
+    municipality = current_user.municipality
+    if municipality:
+        form.limit_to_municipality()
+    return form.query(municipality), form
+
+
 def _query() -> tuple[DashboardQuery, DashboardFilterForm]:
-    """The dashboard's choices from the query string, and the filter form showing them."""
-    form = from_request(DashboardFilterForm)
-    return form.query(), form
+    return _scoped(DashboardFilterForm)
 
 
 @bp.route("/")
@@ -88,19 +103,22 @@ def chart(name: str, fmt: str) -> Response:
 def _export(fmt: str) -> tuple[bytes | str, str]:
     """A dashboard table as the Dutch CSV (`csv`; `variant=machine`: the machine CSV) or as
     an Excel workbook (`xlsx`), audited."""
-    form = from_request(ExportFilterForm)
-    query, table = form.query(), form.value("table")
+    query, form = _scoped(ExportFilterForm)
+    table = form.value("table")
     dims, rows = figures.table_rows(get_session(), query, _min_cell_size(), table)
     columns = REPRESENTATION_COLUMNS if table == "representativeness" else EXPORT_COLUMNS
     machine = fmt == "csv" and form.value("variant") == "machine"
     kind = f"{fmt} machine" if machine else fmt
     audit.record(get_session(), "export", object_type="report", object_id=f"{table} {kind}")
-    filename = f"ervaringswijzer-{table}-{query.publication.key}.{fmt}"
+    scope = f"-{slug_of(query.municipality)}" if query.municipality else ""
+    filename = f"ervaringswijzer-{table}-{query.publication.key}{scope}.{fmt}"
     if machine:
         return table_csv(rows, dims, columns), filename.replace(".csv", "-data.csv")
     if fmt == "csv":
         return people_csv(rows, dims, columns), filename
     period = query.publication.label("nl")
+    if query.municipality:
+        period = f"{period}, gemeente {query.municipality}"
     return workbook(rows, dims, columns, _min_cell_size(), period=period), filename
 
 

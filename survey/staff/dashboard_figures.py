@@ -15,7 +15,7 @@ that the breakdown table does not already account for.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -33,6 +33,7 @@ from survey.reporting.dimensions import Period
 PERIODS = ("month", "quarter", "year")
 BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
 SECOND_DIMENSIONS = ("group", "quarter", "year", "team", "municipality", "care_type")
+PLACES = ("team", "municipality", "care_type")
 TREND_GRAINS = ("quarter", "month")
 MEASURES = ("response_rate", *MARK_ITEMS)
 CHARTS = ("breakdown", "trend", *(f"distribution-{item}" for item in MARK_ITEMS))
@@ -53,6 +54,19 @@ class DashboardQuery:
     by2: str | None = "group"
     grain: str = "quarter"
     measure: str = "response_rate"
+    municipality: str | None = None
+    """The scope of a municipality's account: every table holds that municipality only (never a
+    choice in the form: it comes from the account)."""
+
+    @property
+    def where(self) -> dict[str, str]:
+        """The scope as the queries take it (`survey.reporting.queries.Where`)."""
+        return {"municipality": self.municipality} if self.municipality else {}
+
+    @property
+    def region(self) -> DashboardQuery:
+        """The same view for the whole region: the reference beside a scope's own figures."""
+        return replace(self, municipality=None)
 
     @property
     def period(self) -> Period:
@@ -65,7 +79,8 @@ class DashboardQuery:
         return (self.by2, self.by) if self.by2 else (self.by,)
 
     def args(self) -> dict[str, str]:
-        """The query string that asks for the same view."""
+        """The query string that asks for the same view (the scope is the account's, never in
+        the address)."""
         query = {"period": self.publication.key, "by": self.by, "by2": self.by2 or ""}
         query.update(grain=self.grain, measure=self.measure)
         return query
@@ -80,7 +95,7 @@ def group_rows(
     session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
 ) -> list[dict[str, Any]]:
     """Youths, parents and their total: funnel, marks and distributions."""
-    cells = cells or Cells.fetch(session, [("group",)], query.period)
+    cells = cells or Cells.fetch(session, [("group",)], query.period, query.where)
     return cohort_rows(session, ("group",), query.period, k, margins=True, cells=cells)
 
 
@@ -89,7 +104,7 @@ def trend_rows(
 ) -> list[dict[str, Any]]:
     """Group × month or quarter, cells only."""
     dims = ("group", query.grain)
-    cells = cells or Cells.fetch(session, [dims], query.period)
+    cells = cells or Cells.fetch(session, [dims], query.period, query.where)
     return cohort_rows(session, dims, query.period, k, cells=cells)
 
 
@@ -97,7 +112,7 @@ def breakdown_rows(
     session: Session, query: DashboardQuery, k: int, cells: Cells | None = None
 ) -> list[dict[str, Any]]:
     """The chosen breakdown with every margin."""
-    cells = cells or Cells.fetch(session, [query.dims], query.period)
+    cells = cells or Cells.fetch(session, [query.dims], query.period, query.where)
     return cohort_rows(session, query.dims, query.period, k, margins=True, cells=cells)
 
 
@@ -120,18 +135,39 @@ def _second_is_total(row: Mapping[str, Any], query: DashboardQuery) -> bool:
 
 
 def dashboard_figures(session: Session, query: DashboardQuery, k: int) -> dict[str, Any]:
-    """Every table of the dashboard page for `query`, from one fetch of the cells."""
+    """Every table of the dashboard page for `query`, from one fetch of the cells.
+
+    For a scoped query each row of the groups and breakdown tables carries, under "region", the
+    region's row of the same cohort (None when the region has no such cohort): the reference
+    shown beside the scope's own figures. Both are nodes of the same protected publication, so
+    the region's figures are suppressed exactly as on a regional account's page.
+    """
     cubes = [("group",), ("group", query.grain), query.dims]
-    cells = Cells.fetch(session, cubes, query.period)
+    cells = Cells.fetch(session, cubes, query.period, query.where)
     groups = group_rows(session, query, k, cells)
     breakdown = breakdown_rows(session, query, k, cells)
+    if query.where:
+        whole = query.region
+        region_cells = Cells.fetch(session, [("group",), whole.dims], whole.period)
+        _beside(groups, group_rows(session, whole, k, region_cells), ("group",))
+        _beside(breakdown, breakdown_rows(session, whole, k, region_cells), whole.dims)
     return {
         "groups": groups,
         "headline": [r for r in groups if r["group"] != TOTAL],
         "trend": trend_rows(session, query, k, cells),
         "breakdown": breakdown,
         "representativeness": representativeness_rows(breakdown, query),
+        "scoped": bool(query.where),
     }
+
+
+def _beside(
+    rows: list[dict[str, Any]], region: list[dict[str, Any]], dims: tuple[str, ...]
+) -> None:
+    """Give each of `rows` the `region` row of the same cohort, under "region"."""
+    by_cohort = {tuple(row[d] for d in dims): row for row in region}
+    for row in rows:
+        row["region"] = by_cohort.get(tuple(row[d] for d in dims))
 
 
 def table_rows(

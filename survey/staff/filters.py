@@ -110,14 +110,19 @@ class DashboardFilterForm(PeriodFilterForm):
     grain = _select(_l("Trend per"), figures.TREND_GRAINS, figures.dimension_label, "quarter")
     measure = _select(_l("Trend of"), figures.MEASURES, figures.measure_label, "response_rate")
 
-    def query(self) -> figures.DashboardQuery:
-        """The dashboard view the form asks for.
+    def query(self, municipality: str | None = None) -> figures.DashboardQuery:
+        """The dashboard view the form asks for, within `municipality` for an account scoped to
+        one (`limit_to_municipality` first).
 
         One period grain at a time: a second dimension equal to the first, or a second period
-        grain (month × quarter), is dropped rather than shown as a cross-table.
+        grain (month × quarter), is dropped rather than shown as a cross-table. Within a
+        municipality one of team and care type at a time: with the municipality that makes two,
+        the most any published table holds.
         """
         by, by2 = self.value("by"), self.value("by2") or None
         if by2 == by or (by2 in figures.PERIODS and by in figures.PERIODS):
+            by2 = None
+        if municipality and by2 in figures.PLACES and by in figures.PLACES:
             by2 = None
         query = figures.DashboardQuery(
             publication=self.publication,
@@ -125,11 +130,22 @@ class DashboardFilterForm(PeriodFilterForm):
             by2=by2,
             grain=self.value("grain"),
             measure=self.value("measure"),
+            municipality=municipality,
         )
         self.by2.data = query.by2 or ""  # the selects show what the page shows
         for name in ("by", "grain", "measure"):
             self[name].data = getattr(query, name)
         return query
+
+    def limit_to_municipality(self) -> Self:
+        """The form of an account scoped to a municipality: no breakdown by municipality (the
+        page holds one). Call before `query`."""
+        for name in ("by", "by2"):
+            field = self[name]
+            field.choices = [c for c in field.choices if c.value != "municipality"]
+            if field.data == "municipality":
+                field.data = field.default
+        return self
 
 
 class ExportFilterForm(DashboardFilterForm):

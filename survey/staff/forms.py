@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from survey.enums import Role
@@ -41,9 +42,10 @@ class PasswordChangeForm(FlaskForm):
 
 
 class UploadForm(FlaskForm):
-    """An episode CSV export."""
+    """An episode CSV export, and (when there are several) the provider it comes from."""
 
     file = FileField(_l("CSV file with ended trajectories"), validators=[FileRequired()])
+    provider = SelectField(_l("Care provider"), choices=[], validate_choice=False)
 
 
 class NewUserForm(FlaskForm):
@@ -54,6 +56,8 @@ class NewUserForm(FlaskForm):
         _l("Role"), choices=[role.value for role in Role], validators=[DataRequired()]
     )
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
+    # "" is the whole region; the choices are the managed municipalities (set by the view).
+    municipality = SelectField(_l("Sees figures of"), choices=[SelectChoice("", "")], default="")
 
 
 class UserActionForm(FlaskForm):

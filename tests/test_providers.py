@@ -1,0 +1,121 @@
+"""Providers and municipalities as data: the command line, the import's checks, and families
+who read only their own provider's name (in the email, on the survey and thank-you pages)."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import func, select
+
+from survey.db import get_session
+from survey.models import Episode, Provider
+from tests.mailroom import D0, HEADER, SURVEY_LINK, trajectory
+from tests.pages import csrf_token, parts, soup, visible
+
+
+def invoke(app, *args: str):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def write_csv(tmp_path, name: str, rows) -> str:
+    path = tmp_path / name
+    columns = HEADER.split(",")
+    lines = [HEADER] + [",".join(row[column] for column in columns) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_providers_and_municipalities_are_kept_from_the_command_line(app, db):
+    added = invoke(app, "providers", "add", "zorg-co", "--name", "Zorg & Co")
+    assert added.exit_code == 0 and "zorg-co (Zorg & Co) added" in added.output
+    assert invoke(app, "providers", "add", "Zorg Co", "--name", "X").exit_code == 2  # no slug
+    twice = invoke(app, "providers", "add", "zorg-co", "--name", "Again")
+    assert twice.exit_code == 2 and "already" in twice.output
+    assert invoke(app, "providers", "list").output == "zorg-co\tZorg & Co\n"
+
+    assert invoke(app, "municipalities", "add", "Amersfoort", "--code", "GM0307").exit_code == 0
+    assert invoke(app, "municipalities", "add", "Soest").exit_code == 0
+    bad = invoke(app, "municipalities", "add", "Baarn", "--code", "0308")
+    assert bad.exit_code == 2 and "CBS" in bad.output
+    assert invoke(app, "municipalities", "add", "amersfoort").exit_code == 2  # one spelling
+    listed = invoke(app, "municipalities", "list").output
+    assert listed == "Amersfoort\tGM0307\nSoest\t\n"
+
+
+def test_an_unknown_municipality_names_its_line_and_the_known_spelling(app, db, tmp_path):
+    for name in ("Amersfoort", "Soest", "Leusden"):
+        assert invoke(app, "municipalities", "add", name).exit_code == 0
+    rows = [
+        trajectory("E1", "Soest", parent="a@example.org"),
+        trajectory("E2", "Amersfort", parent="b@example.org"),
+    ]
+    result = invoke(app, "import-episodes", write_csv(tmp_path, "e.csv", rows))
+    assert result.exit_code == 1
+    assert (
+        "line 3, column municipality: 'Amersfort' is not on the municipality list; "
+        "did you mean 'Amersfoort'?"
+    ) in result.output
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Episode)) == 0  # nothing saved
+
+
+def test_two_providers_each_family_reads_only_its_own(mailroom):
+    app, tmp_path = mailroom.app, mailroom.tmp_path
+    assert invoke(app, "providers", "add", "metmaya", "--name", "MetMaya").exit_code == 0
+    assert invoke(app, "providers", "add", "kompas", "--name", "Jeugdzorg Kompas").exit_code == 0
+    # The same episode number at both providers, and both in Soest.
+    first = write_csv(tmp_path, "a.csv", [trajectory("7", "Soest", parent="ouder-a@example.org")])
+    second = write_csv(tmp_path, "b.csv", [trajectory("7", "Soest", parent="ouder-b@example.org")])
+    unsaid = invoke(app, "import-episodes", first)
+    assert unsaid.exit_code == 2 and "--provider" in unsaid.output  # several: say which
+    assert invoke(app, "import-episodes", first, "--provider", "metmaya").exit_code == 0
+    assert invoke(app, "import-episodes", second, "--provider", "kompas").exit_code == 0
+    with app.app_context():
+        owners = get_session().execute(
+            select(Episode.external_id, Provider.slug).join(Episode.provider)
+        )
+        assert sorted(owners) == [("7", "kompas"), ("7", "metmaya")]
+    mailroom.send(D0)
+
+    for address, own, other in (
+        ("ouder-a@example.org", "MetMaya", "Kompas"),
+        ("ouder-b@example.org", "Jeugdzorg Kompas", "MetMaya"),
+    ):
+        (message,) = mailroom.messages_to(address)
+        body = parts(message)
+        assert own in message["Subject"] and other not in message["Subject"]
+        assert own in body["plain"] and other not in body["plain"] + body["html"]
+        path = "/s/" + SURVEY_LINK.search(body["plain"]).group(1)
+        family = app.test_client()
+        page = family.get(path).get_data(as_text=True)
+        assert visible(soup(page).select_one(".brand")) == f"Ervaringswijzer {own}"
+        assert other not in page
+        answer = {"csrf_token": csrf_token(page), "self_direction": "8", "usefulness": "7"}
+        thanks = family.post(path, data=answer, follow_redirects=True).get_data(as_text=True)
+        assert visible(soup(thanks).select_one(".brand")) == f"Ervaringswijzer {own}"
+        assert other not in thanks
+
+
+def test_the_upload_page_asks_which_provider_once_there_are_two(app, db):
+    from tests.admin_pages import YESTERDAY, _admin, post_page
+    from tests.factories import EPISODE_CSV_HEADER
+    from tests.pages import field_error, options
+
+    for slug, name in (("metmaya", "MetMaya"), ("kompas", "Jeugdzorg Kompas")):
+        assert invoke(app, "providers", "add", slug, "--name", name).exit_code == 0
+    admin = _admin(app)
+    assert options(admin.get("/staff/admin/import").text, "provider") == ["", "kompas", "metmaya"]
+    row = f"K1,{YESTERDAY},Team Soest,Soest,Begeleiding,15,,ouder@example.org,nl"
+
+    def upload(provider: str):
+        file = (io.BytesIO(f"{EPISODE_CSV_HEADER}\n{row}\n".encode()), "episodes.csv")
+        return post_page(admin, "/staff/admin/import", {"file": file, "provider": provider})
+
+    unsaid = upload("")
+    assert unsaid.status_code == 400
+    message = "Fout: Kies de zorgaanbieder van wie dit bestand komt."
+    assert field_error(unsaid.text, "provider") == message  # next to the field
+    assert upload("kompas").status_code == 200
+    db.rollback()
+    owners = select(Provider.slug).join(Episode.provider).where(Episode.external_id == "K1")
+    assert db.scalars(owners).all() == ["kompas"]
