@@ -101,6 +101,7 @@ def fill(url: str, responses: int, seed: int = 8) -> None:
                     replies.append(
                         {
                             "id": rid,
+                            "provider_id": 1,
                             "respondent_group": group,
                             "team": team,
                             "municipality": place,

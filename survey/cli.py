@@ -31,7 +31,7 @@ from survey.config import ConfigError
 from survey.db import dispose_engines
 from survey.demo.cli import demo_command
 from survey.episodes.cli import import_episodes_command
-from survey.infoblad.cli import infoblad_command
+from survey.infoblad.cli import infoblad_command, startfoto_command
 from survey.mail.cli import send_command, worker_command
 from survey.quotes.cli import quotes_group
 from survey.region.cli import municipalities_group, providers_group
@@ -77,6 +77,7 @@ def init_app(app: Flask) -> None:
         demo_command,
         quotes_group,
         infoblad_command,
+        startfoto_command,
         providers_group,
         municipalities_group,
     )

@@ -24,14 +24,19 @@ CSS_PX_PT = 0.75
 text of its font size × 0.75 pt."""
 
 
-def new_document(language: str = "nl") -> Any:
-    """An empty A4 document in `language` ("nl" or "en")."""
+def new_document(language: str = "nl", *, landscape: bool = False) -> Any:
+    """An empty A4 document in `language` ("nl" or "en"), portrait or `landscape`."""
     from docx import Document  # heavy (python-docx, ~0.06 s): only for Word exports
+    from docx.enum.section import WD_ORIENT
     from docx.shared import Cm, Pt
 
     document = Document()
     for section in document.sections:
-        section.page_width, section.page_height = Cm(PAGE_WIDTH_CM), Cm(PAGE_HEIGHT_CM)
+        width, height = Cm(PAGE_WIDTH_CM), Cm(PAGE_HEIGHT_CM)
+        if landscape:
+            section.orientation = WD_ORIENT.LANDSCAPE
+            width, height = height, width
+        section.page_width, section.page_height = width, height
         section.left_margin = section.right_margin = Cm(MARGIN_CM)
         section.top_margin = section.bottom_margin = Cm(MARGIN_CM)
     tag = LANGUAGE_TAGS[language]

@@ -272,12 +272,15 @@ class Response(Base):
     """A submitted questionnaire, with the cohort attributes copied at submit time.
 
     Deliberately no reference to an invitation, an episode or an email, and only months, no
-    timestamps: see the module docstring.
+    timestamps: see the module docstring. The provider is a cohort attribute like the team: its
+    quotes carry its name, and its figures are its own.
     """
 
     __tablename__ = "response"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_response_id)
+    # The provider of the trajectory: reference data (whose care it was), not a person.
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
     respondent_group: Mapped[str] = mapped_column(String(10))
     team: Mapped[str] = mapped_column(String(200))
     municipality: Mapped[str] = mapped_column(String(200))
@@ -291,6 +294,7 @@ class Response(Base):
     answers: Mapped[list[ResponseAnswer]] = relationship(
         back_populates="response", cascade="all, delete-orphan"
     )
+    provider: Mapped[Provider] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint(one_of("respondent_group", Group), name="respondent_group"),

@@ -213,6 +213,7 @@ def signed_in_client(
 # URL arguments that differ per route: a format each route really serves.
 URL_FORMATS = {
     "/staff/dashboard/chart/<name>.<fmt>": "json",
+    "/staff/dashboard/startfoto.<fmt>": "md",
     "/staff/quotes/export.<fmt>": "csv",
     "/staff/quotes/infoblad.<fmt>": "md",
 }

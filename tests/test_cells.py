@@ -130,6 +130,7 @@ def random_write(connection: Connection, rng: random.Random) -> str:
             insert(Response),
             {
                 "id": response_id,
+                "provider_id": default_provider_id(connection),
                 "respondent_group": rng.choice(GROUPS),
                 "team": rng.choice(TEAMS),
                 "municipality": rng.choice(PLACES),

@@ -28,7 +28,7 @@ KNOWN = {
 
 @pytest.fixture(scope="module")
 def deidentifier() -> Deidentifier:
-    return Deidentifier(KNOWN, provider="MetMaya")
+    return Deidentifier(KNOWN, providers=["MetMaya"])
 
 
 def load(name: str) -> dict:

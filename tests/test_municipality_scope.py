@@ -268,3 +268,99 @@ def test_an_admin_makes_a_municipality_account_on_the_accounts_page(app, db):
     assert "alleen kijker of kwaliteit" in text_of(answer.get_data(as_text=True))
     db.expire_all()
     assert db.get(StaffUser, user.id).role == "viewer"
+
+
+def with_quotes(app, db) -> dict[str, str]:
+    """`two_municipalities`, and an approved quote from a family of Soest, of Baarn and of
+    Eemnes (whose one family is far below k): text → municipality."""
+    from survey.quotes import operations as quotes
+    from tests.factories import make_comment
+    from tests.quote_helpers import prepare
+
+    two_municipalities(db)
+    add_municipality(db, "Eemnes")
+    said = {
+        "De hulpverlener luisterde echt naar ons.": "Soest",
+        "Het duurde lang voor er iemand kwam.": "Baarn",
+        "Wij zijn heel blij met de hulp.": "Eemnes",
+    }
+    ids = [
+        make_comment(db, text, end_date=date(2026, 2, 10), municipality=town)
+        for text, town in said.items()
+    ]
+    db.commit()
+    prepare(app, db)
+    actor = make_staff(db, "communications")[0]
+    for response_id in ids:
+        quotes.decide(db, response_id, "approve", actor)
+    db.commit()
+    return said
+
+
+def test_the_startfoto_of_a_municipality_holds_its_figures_the_region_and_its_quotes(
+    app, db, runner, tmp_path
+):
+    with_quotes(app, db)
+    soest = runner.invoke(args=["startfoto", "--municipality", "soest", "--period", PERIOD])
+    assert soest.exit_code == 0, soest.output
+    text = soest.output
+    assert text.startswith("# Startfoto gemeente Soest: 2026")
+    # Soest's parents (41 sent with the quoted family, 23 answered) beside the region's 67 / 39.
+    assert "| Ouders | 41 | 23 | 56% |" in text
+    assert "| 58% |" in text  # the region's response rate: 39 / 67
+    assert "| Zorgsoort | Verstuurd | Respons (95%-interval) |" in text
+    assert "De hulpverlener luisterde echt naar ons." in text
+    assert "Het duurde lang" not in text and "heel blij" not in text  # other municipalities'
+    assert "(Bron: Ervaringswijzer MetMaya)" in text
+    # One family in Eemnes: no figure and no quote of it leaves the system.
+    eemnes = runner.invoke(args=["startfoto", "--municipality", "Eemnes", "--period", PERIOD])
+    assert eemnes.exit_code == 0, eemnes.output
+    assert "heel blij" not in eemnes.output and "te weinig reacties" in eemnes.output
+    assert "Nog geen goedgekeurde citaten" in eemnes.output
+    unknown = runner.invoke(args=["startfoto", "--municipality", "Sooest"])
+    assert unknown.exit_code == 2 and "not on the municipality list" in unknown.output
+    word = tmp_path / "startfoto.docx"
+    made = runner.invoke(
+        args=[
+            "startfoto",
+            "--municipality",
+            "Soest",
+            "--period",
+            PERIOD,
+            "--format",
+            "docx",
+            "--output",
+            str(word),
+        ]
+    )
+    assert made.exit_code == 0, made.output
+    from tests.quote_helpers import docx_text
+
+    document = docx_text(word.read_bytes())
+    assert "Startfoto gemeente Soest: 2026" in document
+    assert "Regio: respons" in document and "De hulpverlener luisterde echt naar ons." in document
+
+
+def test_the_startfoto_download_follows_the_account_scope(app, db):
+    with_quotes(app, db)
+    scoped, _ = signed_in_client(app, db, "viewer", municipality="Soest")
+    own = get(scoped, f"/staff/dashboard/startfoto.md?period={PERIOD}&municipality=Baarn")
+    assert own.status_code == 200
+    body = own.get_data(as_text=True)
+    assert "Startfoto gemeente Soest" in body and "Baarn" not in body  # the account's own
+    assert "startfoto-soest-2026.md" in own.headers["Content-Disposition"]
+    regional, _ = signed_in_client(app, db, "quality")
+    chosen = get(regional, f"/staff/dashboard/startfoto.html?period={PERIOD}&municipality=Soest")
+    assert chosen.status_code == 200
+    assert "De hulpverlener luisterde echt naar ons." in chosen.get_data(as_text=True)
+    # Baarn's parents are hidden too (else Eemnes' one family would follow from the region's
+    # total): so is the quote of Baarn.
+    baarn = get(regional, f"/staff/dashboard/startfoto.html?period={PERIOD}&municipality=Baarn")
+    assert "Startfoto gemeente Baarn" in baarn.get_data(as_text=True)
+    assert "Het duurde lang" not in baarn.get_data(as_text=True)
+    assert "te weinig reacties" in baarn.get_data(as_text=True)
+    whole = get(regional, f"/staff/dashboard/startfoto.md?period={PERIOD}").get_data(as_text=True)
+    assert whole.startswith("# Startfoto de regio: 2026")
+    assert get(regional, "/staff/dashboard/startfoto.md?municipality=Nergens").status_code == 404
+    page = page_html(scoped, f"/staff/dashboard/?period={PERIOD}")
+    assert "/staff/dashboard/startfoto.docx?period=2026" in page

@@ -56,8 +56,9 @@ def test_an_installation_of_one_provider_keeps_every_figure_and_quote(empty_data
     with engine.begin() as connection:
         providers = connection.execute(text("SELECT id, slug, name FROM provider")).all()
         assert [tuple(p)[1:] for p in providers] == [("zorg-co-amersfoort", "Zorg & Co Amersfoort")]
-        owners = connection.execute(text("SELECT DISTINCT provider_id FROM episode")).all()
-        assert [tuple(o) for o in owners] == [(providers[0][0],)]
+        for table in ("episode", "response"):  # every trajectory and every answer: its own
+            owners = connection.execute(text(f"SELECT DISTINCT provider_id FROM {table}")).all()
+            assert [tuple(o) for o in owners] == [(providers[0][0],)]
         towns = connection.execute(text("SELECT name FROM municipality ORDER BY name")).all()
         assert [t[0] for t in towns] == ["Amersfoort", "Soest"]
         assert (select_sums(connection), kept(connection)) == before  # every figure as it was

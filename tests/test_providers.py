@@ -119,3 +119,62 @@ def test_the_upload_page_asks_which_provider_once_there_are_two(app, db):
     db.rollback()
     owners = select(Provider.slug).join(Episode.provider).where(Episode.external_id == "K1")
     assert db.scalars(owners).all() == ["kompas"]
+
+
+def test_quotes_and_the_infoblad_name_the_provider_of_each_family(app, db, runner):
+    """A regional infoblad counts the families of two providers: its source line names both, and
+    each quote its own provider; a box of one provider's quotes reads as in the seed."""
+    from datetime import date
+
+    from survey.quotes import operations as quotes
+    from tests.factories import make_comment
+    from tests.quote_helpers import docx_text, prepare
+    from tests.staff_helpers import make_staff
+
+    kompas = Provider(slug="kompas", name="Jeugdzorg Kompas")
+    db.add(kompas)
+    db.flush()
+    ended = date(2026, 3, 10)
+    texts = {}
+    for n in range(12):  # 12 parents of each provider in 2026: both groups are published
+        for provider, word in ((None, "MetMaya"), (kompas, "Kompas")):
+            where = {"provider": provider} if provider else {}
+            text = f"Goede hulp gehad, nummer {n} bij {word}."
+            texts[text] = make_comment(db, text, end_date=ended, **where)
+    db.commit()
+    prepare(app, db)
+    actor = make_staff(db, "communications")[0]
+    chosen = ("Goede hulp gehad, nummer 1 bij MetMaya.", "Goede hulp gehad, nummer 2 bij Kompas.")
+    for text in chosen:
+        quotes.decide(db, texts[text], "approve", actor)
+    db.commit()
+
+    both = runner.invoke(args=["infoblad", "--period", "2026", "--format", "md"])
+    assert both.exit_code == 0, both.output
+    assert "(Bron: Ervaringswijzer Jeugdzorg Kompas en MetMaya)" in both.output
+    assert "(ouder, MetMaya)" in both.output and "(ouder, Jeugdzorg Kompas)" in both.output
+    word = runner.invoke(
+        args=[
+            "infoblad",
+            "--period",
+            "2026",
+            "--format",
+            "docx",
+            "--output",
+            str(app.instance_path) + "/infoblad.docx",
+        ]
+    )
+    assert word.exit_code == 0, word.output
+    with open(str(app.instance_path) + "/infoblad.docx", "rb") as file:
+        assert "(Bron: Ervaringswijzer Jeugdzorg Kompas en MetMaya)" in docx_text(file.read())
+    exported = runner.invoke(args=["quotes", "export", "--format", "csv"])
+    assert (
+        "ouder,Goede hulp gehad, nummer 2 bij Kompas.,Jeugdzorg Kompas,"
+        in exported.output.replace('"', "")
+    )
+
+    quotes.decide(db, texts[chosen[1]], "reject", actor)
+    db.commit()
+    one = runner.invoke(args=["quotes", "export", "--format", "md"])
+    assert "“Goede hulp gehad, nummer 1 bij MetMaya.” (ouder)" in one.output
+    assert one.output.rstrip().endswith("(Bron: Ervaringswijzer MetMaya)")

@@ -4,15 +4,16 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-04 19:00:00
 
-An installation that already holds episodes gets one provider, named after PROVIDER_NAME (the
-name its families have read so far), and every episode becomes that provider's; the municipality
+An installation that already holds episodes or responses gets one provider, named after
+PROVIDER_NAME (the name its families have read so far), and every episode and every response
+becomes that provider's (a response carries its provider as it carries its team); the municipality
 list starts as the municipalities its episodes name, so the next import is checked against the
 spellings already in use. An episode's external id is unique per provider from here on (two
 providers may both number their trajectories from 1).
 
-On SQLite the episode table is rebuilt (batch mode): the cell triggers are dropped first and put
-back afterwards exactly as they were (their own SQL, read from sqlite_master), so the kept cells
-go on counting as before.
+On SQLite the episode and response tables are rebuilt (batch mode): the cell triggers are
+dropped first and put back afterwards exactly as they were (their own SQL, read from
+sqlite_master), so the kept cells go on counting as before.
 """
 
 import os
@@ -59,7 +60,8 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     has_episodes = bind.execute(sa.text("SELECT count(*) FROM episode")).scalar_one() > 0
-    if has_episodes:
+    has_responses = bind.execute(sa.text("SELECT count(*) FROM response")).scalar_one() > 0
+    if has_episodes or has_responses:
         name = _provider_name()
         bind.execute(
             sa.text("INSERT INTO provider (slug, name, created_at) VALUES (:slug, :name, :now)"),
@@ -76,8 +78,11 @@ def upgrade() -> None:
         bind.execute(sa.text(f"DROP TRIGGER IF EXISTS {trigger_name}"))
     with op.batch_alter_table("episode") as batch:
         batch.add_column(sa.Column("provider_id", sa.Integer(), nullable=True))
-    if has_episodes:
+    with op.batch_alter_table("response") as batch:
+        batch.add_column(sa.Column("provider_id", sa.Integer(), nullable=True))
+    if has_episodes or has_responses:
         bind.execute(sa.text("UPDATE episode SET provider_id = (SELECT min(id) FROM provider)"))
+        bind.execute(sa.text("UPDATE response SET provider_id = (SELECT min(id) FROM provider)"))
     with op.batch_alter_table("episode") as batch:
         batch.alter_column("provider_id", existing_type=sa.Integer(), nullable=False)
         batch.drop_constraint("uq_episode_external_id", type_="unique")
@@ -88,6 +93,11 @@ def upgrade() -> None:
             "fk_episode_provider_id_provider", "provider", ["provider_id"], ["id"]
         )
         batch.create_index("ix_episode_provider_id", ["provider_id"], unique=False)
+    with op.batch_alter_table("response") as batch:
+        batch.alter_column("provider_id", existing_type=sa.Integer(), nullable=False)
+        batch.create_foreign_key(
+            "fk_response_provider_id_provider", "provider", ["provider_id"], ["id"]
+        )
     for statement in triggers.values():
         bind.execute(sa.text(statement))
 
@@ -105,6 +115,9 @@ def downgrade() -> None:
     triggers = _sqlite_triggers(op.get_bind())
     for trigger_name in triggers:
         op.get_bind().execute(sa.text(f"DROP TRIGGER IF EXISTS {trigger_name}"))
+    with op.batch_alter_table("response") as batch:
+        batch.drop_constraint("fk_response_provider_id_provider", type_="foreignkey")
+        batch.drop_column("provider_id")
     with op.batch_alter_table("episode") as batch:
         batch.drop_index("ix_episode_provider_id")
         batch.drop_constraint("fk_episode_provider_id_provider", type_="foreignkey")

@@ -31,6 +31,7 @@ MUNICIPALITY_PAGES = frozenset(
         "dashboard.chart",
         "dashboard.export_csv",
         "dashboard.export_xlsx",
+        "dashboard.startfoto",
     }
 )
 
@@ -48,6 +49,7 @@ RULES: dict[str, frozenset[str]] = {
     "dashboard.chart": ANALYSTS,
     "dashboard.export_csv": ANALYSTS,
     "dashboard.export_xlsx": ANALYSTS,
+    "dashboard.startfoto": ANALYSTS,
     "dashboard.comments": QUALITY,
     "quotes.queue": COMMUNICATIONS,
     "quotes.decide": COMMUNICATIONS,

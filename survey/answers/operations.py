@@ -74,6 +74,7 @@ def submit_response(
         return False
     episode = invitation.episode
     response = Response(
+        provider_id=episode.provider_id,
         respondent_group=invitation.respondent_group,
         team=episode.team,
         municipality=episode.municipality,

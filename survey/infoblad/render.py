@@ -1,8 +1,9 @@
 """The infoblad's "Uitkomsten Ervaringswijzer" section and the quotes box, ready to paste.
 
 Built from what may leave the system only: the disclosure-controlled results table per group and
-approved quotes, attributed as "ouder" or "jongere" with the source line
-"(Bron: Ervaringswijzer {PROVIDER_NAME})". Formats: Markdown, HTML (one self-contained file,
+approved quotes, attributed as "ouder" or "jongere" with the source line naming every provider
+whose families the figures count ("(Bron: Ervaringswijzer MetMaya)"; a regional section names
+them all, and each quote its own provider). Formats: Markdown, HTML (one self-contained file,
 the chart inlined as PNG) and Word (python-docx, the chart as PNG); quotes alone also as CSV.
 """
 
@@ -16,19 +17,21 @@ from datetime import date
 from typing import Any
 
 import jinja2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from analysis.formatting import GROUP_LABELS, format_mark, infoblad_cells, infoblad_table
 from analysis.publication import PublicationPeriod
 from survey.documents import add_caption, add_picture, add_table, new_document, saved_docx
+from survey.models import Episode, Provider
 from survey.paths import resource_dir
 from survey.quotes import operations as quotes
 from survey.quotes.exports import (
-    NO_QUOTES,
     QUOTES_TITLE,
     add_quotes_box,
-    quote_line,
+    closing_line,
+    quote_lines,
     quotes_markdown,
-    source_line,
 )
 from survey.reporting.cohorts import cohort_rows
 from survey.reporting.dimensions import Period
@@ -82,8 +85,8 @@ class Section:
 
     period: PublicationPeriod
     results: list[dict[str, Any]]  # report rows by group, suppression applied
-    quotes: list[dict[str, str]]  # approved quotes: group and text
-    provider: str
+    quotes: list[dict[str, str]]  # approved quotes: group, text and provider
+    providers: list[str]  # whom the figures count: the source line names every one
     chart_png: bytes | None = None
 
 
@@ -94,7 +97,7 @@ def section_markdown(section: Section) -> str:
     """The section in Markdown (the chart is left to the HTML and Word versions)."""
     table = infoblad_table(section.results)
     parts = [f"## {SECTION_TITLE}", "", intro(section.period), "", table, ""]
-    return "\n".join(parts) + "\n" + quotes_markdown(section.quotes, section.provider)
+    return "\n".join(parts) + "\n" + quotes_markdown(section.quotes, section.providers)
 
 
 def section_html(section: Section) -> str:
@@ -112,8 +115,8 @@ def section_html(section: Section) -> str:
             chart=chart,
             chart_title=CHART_TITLE,
             quotes_title=QUOTES_TITLE,
-            quotes=[quote_line(quote) for quote in section.quotes],
-            closing=source_line(section.provider) if section.quotes else NO_QUOTES,
+            quotes=quote_lines(section.quotes),
+            closing=closing_line(section.quotes, section.providers),
         )
     )
 
@@ -144,11 +147,12 @@ def section_docx(section: Section) -> bytes:
     document.add_heading(SECTION_TITLE, level=2)
     document.add_paragraph(intro(section.period))
     cells = [[_unbroken(text) for text in row] for row in infoblad_cells(section.results)]
-    add_table(document, cells, TABLE_WIDTHS_CM)
+    # A period with answers of one group only has one figure column.
+    add_table(document, cells, TABLE_WIDTHS_CM[: len(cells[0])])
     if section.chart_png:
         add_picture(document, section.chart_png, alt=chart_alt_text(section), title=CHART_TITLE)
         add_caption(document, CHART_CAPTION)
-    add_quotes_box(document, section.quotes, section.provider)
+    add_quotes_box(document, section.quotes, section.providers)
     return saved_docx(document)
 
 
@@ -177,6 +181,18 @@ SECTION_FORMATS: dict[str, Callable[[Section], str | bytes]] = {
 """`infoblad --format` and the web download: format → renderer(section)."""
 
 
+def providers_counted(session: Session, period: PublicationPeriod) -> list[str]:
+    """The providers whose trajectories ended in `period` (and so count in its table)."""
+    query = (
+        select(Provider.name)
+        .join(Episode, Episode.provider_id == Provider.id)
+        .where(Episode.end_date.between(period.start, period.end))
+        .distinct()
+        .order_by(Provider.name)
+    )
+    return list(session.scalars(query))
+
+
 def build_section(session: Any, config: Mapping[str, Any], period: PublicationPeriod) -> Section:
     """The section for one publication period, with its chart drawn by vl-convert."""
     # heavy (vl-convert, an 87 MB native library; altair via analysis.charts, ~1.2 s): only
@@ -200,6 +216,6 @@ def build_section(session: Any, config: Mapping[str, Any], period: PublicationPe
         period=period,
         results=rows,
         quotes=quotes.approved(session, k, period),
-        provider=config["PROVIDER_NAME"],
+        providers=providers_counted(session, period) or [config["PROVIDER_NAME"]],
         chart_png=chart,
     )

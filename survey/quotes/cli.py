@@ -49,7 +49,7 @@ def quotes_list(status: str | None, fmt: str) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def quotes_export(fmt: str, output: Path | None) -> None:
-    """Approved quotes only, attributed as "ouder" or "jongere", with the source line."""
+    """Approved quotes only, attributed as "ouder" or "jongere", with the source line naming
+    the providers of the families quoted."""
     approved = quotes.approved(get_session(), current_app.config["MIN_CELL_SIZE"])
-    provider = current_app.config["PROVIDER_NAME"]
-    write_output(exports.QUOTE_FORMATS[fmt](approved, provider), output)
+    write_output(exports.QUOTE_FORMATS[fmt](approved), output)

@@ -201,16 +201,16 @@ class Deidentifier:
     """Replaces identifying details in family comments with readable placeholders."""
 
     def __init__(
-        self, known: Mapping[str, Iterable[str]] | None = None, provider: str | None = None
+        self, known: Mapping[str, Iterable[str]] | None = None, providers: Iterable[str] = ()
     ) -> None:
         """`known`: kind → names from the data ("team", "place", "institution").
 
-        `provider`: the provider's own name. On its own it identifies nobody (the quotes box
-        names it anyway) and stays; followed by a place or team word ("MetMaya Leusden",
-        "MetMaya-Noord") it points to one team and becomes "[team]".
+        `providers`: the names of the installation's providers. On its own a provider's name
+        identifies nobody (the quotes box names it anyway) and stays; followed by a place or team
+        word ("MetMaya Leusden", "MetMaya-Noord") it points to one team and becomes "[team]".
         """
         self._known = []
-        if provider:
+        for provider in sorted({p for p in providers if p}, key=len, reverse=True):
             team_of_provider = rf"(?<!\w){re.escape(provider)}(?:[\s-]+{CAPITALISED})+"
             self._known.append((re.compile(team_of_provider), "team"))
         known = dict(known or {})

@@ -18,15 +18,41 @@ from survey.reporting.exports import formula_safe
 QUOTES_TITLE = "Wat zeggen kinderen, jongeren en gezinnen zelf?"
 
 
-def source_line(provider: str) -> str:
-    """The attribution under the quotes box."""
-    return f"(Bron: Ervaringswijzer {provider})"
+def source_line(providers: Sequence[str]) -> str:
+    """The attribution under the quotes box, naming every provider it speaks for:
+    "(Bron: Ervaringswijzer MetMaya)", "(Bron: Ervaringswijzer De Linde en MetMaya)"."""
+    names = sorted(set(providers))
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} en {names[-1]}"
+    return f"(Bron: Ervaringswijzer {listed})"
 
 
-def quote_line(quote: Mapping[str, str]) -> str:
-    """One quote as printed, on one line: “text” (ouder)."""
+def providers_of(quotes: Sequence[Mapping[str, str]]) -> list[str]:
+    """The providers of the families quoted, by name."""
+    return sorted({quote["provider"] for quote in quotes})
+
+
+def quote_line(quote: Mapping[str, str], *, named: bool = False) -> str:
+    """One quote as printed, on one line: “text” (ouder); `named` (a box with quotes of several
+    providers): “text” (ouder, MetMaya)."""
     text = " ".join(quote["text"].split())
-    return f"“{text}” ({GROUP_ATTRIBUTION[quote['group']]})"
+    attribution = GROUP_ATTRIBUTION[quote["group"]]
+    if named:
+        attribution = f"{attribution}, {quote['provider']}"
+    return f"“{text}” ({attribution})"
+
+
+def quote_lines(quotes: Sequence[Mapping[str, str]]) -> list[str]:
+    """Every quote of a box as printed: with its provider when the box holds several."""
+    named = len(providers_of(quotes)) > 1
+    return [quote_line(quote, named=named) for quote in quotes]
+
+
+def closing_line(quotes: Sequence[Mapping[str, str]], providers: Sequence[str] | None) -> str:
+    """The line under the box: the source (`providers`, else those of the quotes), or that
+    there are no approved quotes yet."""
+    if not quotes:
+        return NO_QUOTES
+    return source_line(providers or providers_of(quotes))
 
 
 def markdown_text(text: str) -> str:
@@ -41,45 +67,49 @@ def markdown_text(text: str) -> str:
 NO_QUOTES = "(Nog geen goedgekeurde citaten voor deze periode.)"
 
 
-def quotes_markdown(quotes: Sequence[Mapping[str, str]], provider: str) -> str:
-    """The quotes box in Markdown."""
+Quotes = Sequence[Mapping[str, str]]
+
+
+def quotes_markdown(quotes: Quotes, providers: Sequence[str] | None = None) -> str:
+    """The quotes box in Markdown (`providers`: whom the source line names, see
+    `closing_line`)."""
     lines = [f"### {QUOTES_TITLE}", ""]
-    for quote in quotes:
-        lines += [f"> {markdown_text(quote_line(quote))}", ""]
-    lines.append(source_line(provider) if quotes else NO_QUOTES)
+    for line in quote_lines(quotes):
+        lines += [f"> {markdown_text(line)}", ""]
+    lines.append(closing_line(quotes, providers))
     return "\n".join(lines) + "\n"
 
 
-def quotes_csv(quotes: Sequence[Mapping[str, str]], provider: str) -> str:
-    """Approved quotes as CSV (formula-safe): attribution, text and source."""
+def quotes_csv(quotes: Quotes, providers: Sequence[str] | None = None) -> str:
+    """Approved quotes as CSV (formula-safe): attribution, text, provider and source."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["attribution", "text", "source"])
+    writer.writerow(["attribution", "text", "provider", "source"])
     for quote in quotes:
-        writer.writerow(
-            [GROUP_ATTRIBUTION[quote["group"]], formula_safe(quote["text"]), source_line(provider)]
-        )
+        attribution = GROUP_ATTRIBUTION[quote["group"]]
+        source = source_line([quote["provider"]])
+        writer.writerow([attribution, formula_safe(quote["text"]), quote["provider"], source])
     return out.getvalue()
 
 
-def quotes_docx(quotes: Sequence[Mapping[str, str]], provider: str) -> bytes:
+def quotes_docx(quotes: Quotes, providers: Sequence[str] | None = None) -> bytes:
     """The quotes box as a Word document (A4, Dutch)."""
     document = new_document("nl")
-    add_quotes_box(document, quotes, provider)
+    add_quotes_box(document, quotes, providers)
     return saved_docx(document)
 
 
-def add_quotes_box(document: Any, quotes: Sequence[Mapping[str, str]], provider: str) -> None:
+def add_quotes_box(document: Any, quotes: Quotes, providers: Sequence[str] | None = None) -> None:
     """The quotes box as the seed's infoblad prints it: a shaded frame with its title, each
     quote with its attribution, and the source line."""
-    lines = [quote_line(quote) for quote in quotes]
-    add_box(document, QUOTES_TITLE, lines, source_line(provider) if quotes else NO_QUOTES)
+    add_box(document, QUOTES_TITLE, quote_lines(quotes), closing_line(quotes, providers))
 
 
-QuoteRenderer = Callable[[Sequence[Mapping[str, str]], str], str | bytes]
+QuoteRenderer = Callable[[Quotes], str | bytes]
 QUOTE_FORMATS: dict[str, QuoteRenderer] = {
     "md": quotes_markdown,
     "csv": quotes_csv,
     "docx": quotes_docx,
 }
-"""`quotes export --format` and the web download: format → renderer(quotes, provider)."""
+"""`quotes export --format` and the web download: format → renderer(quotes); the source line
+names the providers of the families quoted."""

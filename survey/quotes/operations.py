@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from analysis.publication import PublicationPeriod
 from survey.accounts import audit
 from survey.enums import Group, QuoteStatus
-from survey.models import Comment, Response, StaffUser
+from survey.models import Comment, Provider, Response, StaffUser
 from survey.quotes.deidentify import Deidentifier
 from survey.reporting.publication import is_published
 
@@ -75,11 +75,18 @@ def pending_count(session: Session) -> int:
     ).scalar_one()
 
 
-def prepare_comments(session: Session, provider_name: str, *, batch: int = 200) -> int:
-    """De-identify every waiting comment; returns how many. Loads deduce (seconds) if needed."""
+def prepare_comments(
+    session: Session, provider_name: str | None = None, *, batch: int = 200
+) -> int:
+    """De-identify every waiting comment; returns how many. Loads deduce (seconds) if needed.
+
+    The names of every provider of the installation (and `provider_name`, the configured one)
+    are known to the de-identifier: "MetMaya Leusden" points to one team of one provider.
+    """
     if not pending_count(session):
         return 0
-    deidentifier = Deidentifier(known_names(session), provider=provider_name)
+    names = {*session.scalars(select(Provider.name)), *([provider_name] if provider_name else [])}
+    deidentifier = Deidentifier(known_names(session), providers=sorted(names))
     done = 0
     while True:
         rows = session.execute(
@@ -246,27 +253,43 @@ def decide(
     return comment
 
 
-def approved(session: Session, k: int, period: PublicationPeriod | None = None) -> list[dict]:
-    """Approved quotes as publishable records (group word and text only), of one publication
-    period or of all.
+def approved(
+    session: Session,
+    k: int,
+    period: PublicationPeriod | None = None,
+    *,
+    municipality: str | None = None,
+) -> list[dict]:
+    """Approved quotes as publishable records (group, text and the name of the provider whose
+    care it was), of one publication period or of all.
 
     Only quotes of a group whose count is published leave the system: of `period` for that
     group, or (without a period) of the quote's year. A quote of a hidden group would be
-    pinned to fewer than k families by comparing the lists of two periods.
+    pinned to fewer than k families by comparing the lists of two periods. With `municipality`:
+    the quotes of that municipality's trajectories, each only when that municipality's count of
+    its group and period is published.
     """
     start, end = (period.start, period.end) if period else (None, None)
-    rows = comments(session, QuoteFilter(status=QuoteStatus.APPROVED, start=start, end=end))
+    where = QuoteFilter(
+        status=QuoteStatus.APPROVED, start=start, end=end, municipality=municipality
+    )
+    rows = comments(session, where)
+    place = {"municipality": municipality} if municipality else None
     shown: dict[tuple[str, int], bool] = {}
 
     def publishable(response: Response) -> bool:
         group, year = response.respondent_group, response.end_month.year
         if (group, year) not in shown:
             node = period or PublicationPeriod(year, "year")
-            shown[group, year] = is_published(session, k, node, group)
+            shown[group, year] = is_published(session, k, node, group, place)
         return shown[group, year]
 
     return [
-        {"group": response.respondent_group, "text": shown_text(comment)}
+        {
+            "group": response.respondent_group,
+            "text": shown_text(comment),
+            "provider": response.provider.name,
+        }
         for comment, response in rows
         if publishable(response)
     ]

@@ -233,3 +233,29 @@ def report_rows(
     columns = [*dims, *REPORT_COLUMNS]
     rows = cohort_rows(session, dims, period, min_cell_size, where=where)
     return [{column: row[column] for column in columns} for row in rows]
+
+
+def beside(rows: list[dict[str, Any]], region: list[dict[str, Any]], dims: Sequence[str]) -> None:
+    """Give each of `rows` (a scope's table) the `region` row of the same cohort, under
+    "region" (None when the region has no such cohort): the reference shown beside it."""
+    by_cohort = {tuple(row[d] for d in dims): row for row in region}
+    for row in rows:
+        row["region"] = by_cohort.get(tuple(row[d] for d in dims))
+
+
+def representativeness_of(
+    breakdown: list[dict[str, Any]], by: str, dims: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Each value of `by` in a breakdown of `dims` with margins (both groups together, any
+    other dimension at its margin) against the overall response rate of the breakdown."""
+    from analysis.representativeness import representativeness
+
+    others = [d for d in dims if d != by]
+    by_margin = [r for r in breakdown if r[by] != TOTAL and all(r[d] == TOTAL for d in others)]
+    overall = next((r for r in breakdown if all(r[d] == TOTAL for d in dims)), None)
+    if not by_margin or overall is None:
+        return []
+    table = representativeness(
+        pd.DataFrame(by_margin), sent=overall["sent"] or 0, responded=overall["responded"] or 0
+    )
+    return to_records(table)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 
 from survey.accounts import audit
 from survey.db import get_session
+from survey.infoblad.startfoto import STARTFOTO_FORMATS, build_startfoto
 from survey.quotes import operations as quotes
-from survey.region.operations import slug_of
+from survey.region.operations import find_municipality, slug_of
 from survey.reporting.exports import EXPORT_COLUMNS, REPRESENTATION_COLUMNS, table_csv
 from survey.reporting.publication import is_published
 from survey.reporting.spreadsheets import people_csv, workbook
@@ -27,6 +28,7 @@ from survey.staff.filters import (
     CommentsFilterForm,
     DashboardFilterForm,
     ExportFilterForm,
+    PeriodFilterForm,
     from_request,
 )
 from survey.web.downloads import download
@@ -138,6 +140,36 @@ def export_xlsx() -> Response:
     """A dashboard table as an Excel workbook: number formats, frozen header, no formula."""
     body, filename = _export("xlsx")
     return download(body, filename, XLSX)
+
+
+STARTFOTO_DOWNLOADS = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "html": "text/html",
+    "md": "text/markdown",
+}
+
+
+@bp.route("/startfoto.<fmt>")
+def startfoto(fmt: str) -> Response:
+    """The startfoto of a municipality for the chosen period (Word, HTML or Markdown): its own
+    municipality for a municipality's account; for a regional account the `municipality` asked
+    for (a name on the list), or the region's own without one. Audited."""
+    if fmt not in STARTFOTO_DOWNLOADS:
+        abort(404)
+    db = get_session()
+    form = from_request(PeriodFilterForm)
+    name = current_user.municipality or request.args.get("municipality") or None
+    if name is not None:
+        found = find_municipality(db, name)
+        if found is None:
+            abort(404)
+        name = found.name
+    k = _min_cell_size()
+    picture = build_startfoto(db, current_app.config, form.publication, name)
+    audit.record(db, "export", object_type="startfoto", object_id=f"{name or 'regio'} {fmt}")
+    scope = slug_of(name) if name else "regio"
+    filename = f"startfoto-{scope}-{form.publication.key}.{fmt}"
+    return download(STARTFOTO_FORMATS[fmt](picture, k), filename, STARTFOTO_DOWNLOADS[fmt])
 
 
 COMMENT_LIMIT = 200

@@ -18,16 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pandas as pd
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
-from analysis.formatting import to_records
 from analysis.publication import PublicationPeriod
-from analysis.representativeness import representativeness
 from survey.cells import MARK_ITEMS
-from survey.reporting.cohorts import Cells, cohort_rows
+from survey.reporting.cohorts import Cells, beside, cohort_rows, representativeness_of
 from survey.reporting.dimensions import Period
 
 PERIODS = ("month", "quarter", "year")
@@ -120,18 +117,7 @@ def representativeness_rows(
     breakdown: list[dict[str, Any]], query: DashboardQuery
 ) -> list[dict[str, Any]]:
     """Each value of `by` (both groups together) against the overall response rate."""
-    by_margin = [r for r in breakdown if r[query.by] != TOTAL and _second_is_total(r, query)]
-    overall = next(r for r in breakdown if all(r[d] == TOTAL for d in query.dims))
-    if not by_margin:
-        return []
-    table = representativeness(
-        pd.DataFrame(by_margin), sent=overall["sent"] or 0, responded=overall["responded"] or 0
-    )
-    return to_records(table)
-
-
-def _second_is_total(row: Mapping[str, Any], query: DashboardQuery) -> bool:
-    return query.by2 is None or row[query.by2] == TOTAL
+    return representativeness_of(breakdown, query.by, query.dims)
 
 
 def dashboard_figures(session: Session, query: DashboardQuery, k: int) -> dict[str, Any]:
@@ -149,8 +135,8 @@ def dashboard_figures(session: Session, query: DashboardQuery, k: int) -> dict[s
     if query.where:
         whole = query.region
         region_cells = Cells.fetch(session, [("group",), whole.dims], whole.period)
-        _beside(groups, group_rows(session, whole, k, region_cells), ("group",))
-        _beside(breakdown, breakdown_rows(session, whole, k, region_cells), whole.dims)
+        beside(groups, group_rows(session, whole, k, region_cells), ("group",))
+        beside(breakdown, breakdown_rows(session, whole, k, region_cells), whole.dims)
     return {
         "groups": groups,
         "headline": [r for r in groups if r["group"] != TOTAL],
@@ -159,15 +145,6 @@ def dashboard_figures(session: Session, query: DashboardQuery, k: int) -> dict[s
         "representativeness": representativeness_rows(breakdown, query),
         "scoped": bool(query.where),
     }
-
-
-def _beside(
-    rows: list[dict[str, Any]], region: list[dict[str, Any]], dims: tuple[str, ...]
-) -> None:
-    """Give each of `rows` the `region` row of the same cohort, under "region"."""
-    by_cohort = {tuple(row[d] for d in dims): row for row in region}
-    for row in rows:
-        row["region"] = by_cohort.get(tuple(row[d] for d in dims))
 
 
 def table_rows(

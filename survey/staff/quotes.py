@@ -193,8 +193,7 @@ def export(fmt: str) -> Response:
         abort(404)
     db = get_session()
     approved = quotes.approved(db, current_app.config["MIN_CELL_SIZE"])
-    provider = current_app.config["PROVIDER_NAME"]
-    body = quote_exports.QUOTE_FORMATS[fmt](approved, provider)
+    body = quote_exports.QUOTE_FORMATS[fmt](approved)
     audit.record(db, "export", object_type="quotes", object_id=fmt)
     mimetype, filename = DOWNLOADS[fmt]
     return download(body, filename, mimetype)
