@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from survey.models import Episode, Invitation, Response, ResponseAnswer
+from survey.models import Episode, Invitation, Municipality, Provider, Response, ResponseAnswer
 from tests.conftest import PUBLIC_BASE_URL
 from tests.pages import soup
 
@@ -48,6 +48,19 @@ def mean_mark(db, item_id: str) -> float:
 
 def check_region_looks_like_region_amersfoort(db) -> None:
     assert set(db.scalars(select(Episode.municipality).distinct())) == MUNICIPALITIES
+    # Three providers, each with its own teams, trajectories and answers.
+    owners = db.execute(
+        select(Provider.name, func.count(func.distinct(Episode.team)), func.count(Episode.id))
+        .join(Episode, Episode.provider_id == Provider.id)
+        .group_by(Provider.name)
+        .order_by(Provider.name)
+    ).all()
+    assert [name for name, _, _ in owners] == ["De Linde", "Jeugdzorg Kompas", "MetMaya"]
+    assert all(episodes > 50 for _, _, episodes in owners)
+    assert dict((name, teams) for name, teams, _ in owners)["MetMaya"] == 8
+    answered = db.scalars(select(Provider.name).join(Response.provider).distinct())
+    assert set(answered) == {"De Linde", "Jeugdzorg Kompas", "MetMaya"}
+    assert {m.name for m in db.scalars(select(Municipality))} == MUNICIPALITIES
     assert 8 <= len(set(db.scalars(select(Episode.team).distinct()))) <= 12
     assert len(set(db.scalars(select(Episode.care_type).distinct()))) >= 3
     first, last = db.execute(select(func.min(Episode.end_date), func.max(Episode.end_date))).one()

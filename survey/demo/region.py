@@ -1,7 +1,8 @@
 """A clearly labelled synthetic region to explore the product with (`ervaringswijzer demo`).
 
 `load_demo` fills an empty database with 18 months of made-up ended trajectories modelled on region
-Amersfoort (7 municipalities, 10 teams), their invitations and a realistic share of responses.
+Amersfoort (7 municipalities, 10 teams of three providers), their invitations and a realistic
+share of responses.
 Responses are stored through the real `submit_response`, so they carry the same cohort copies as
 real ones. The last three weeks stay unsent, so that `ervaringswijzer send` has work to do, and two
 invitations get a live token whose links the operator can open. Everything comes from one
@@ -27,9 +28,14 @@ from survey.answers.questionnaires import Questionnaire, load_questionnaires
 from survey.demo.texts import comment_pool
 from survey.enums import Group, Language, Role
 from survey.invitations.operations import clock, hash_token, new_token, survey_url
-from survey.models import Episode, Invitation, utcnow
+from survey.models import Episode, Invitation, Provider, utcnow
 from survey.quotes.operations import prepare_comments
-from survey.region.operations import add_municipality, municipalities, provider_for_import
+from survey.region.operations import (
+    add_municipality,
+    add_provider,
+    municipalities,
+    provider_for_import,
+)
 from survey.reporting.publication import decide_patterns
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,12 @@ REGIONAL_SHARE = 0.15
 REGIONAL_TEAMS = {
     "Team Regio Verblijf": {"Verblijf": 70, "Behandeling": 30},
     "Team Regio Specialistisch": {"Diagnostiek": 45, "Behandeling": 55},
+}
+# Three providers, as a region contracts them: the area teams are the main provider's (named
+# PROVIDER_NAME), the two regional teams belong to two specialised providers.
+OTHER_PROVIDERS = {
+    "Team Regio Verblijf": ("de-linde", "De Linde"),
+    "Team Regio Specialistisch": ("kompas", "Jeugdzorg Kompas"),
 }
 # Teams differ a little in how families rate them.
 TEAM_SHIFT = {
@@ -164,12 +176,15 @@ def load_demo(
     rng = random.Random(seed)  # noqa: S311 -- reproducible fake data, not security
     today = today or date.today()
     now = clock(today)
-    provider = provider_for_import(session, None, config)
+    main = provider_for_import(session, None, config)
+    owners = {
+        team: _provider(session, slug, name) for team, (slug, name) in OTHER_PROVIDERS.items()
+    }
     for municipality in sorted(set(MUNICIPALITIES) - {m.name for m in municipalities(session)}):
         add_municipality(session, municipality)  # the demo declares its own list
     episodes = make_episodes(rng, today)
     for episode in episodes:
-        episode.provider = provider
+        episode.provider = owners.get(episode.team, main)
     history = today - timedelta(days=UNSENT_DAYS)
     youth, parent = pick_live(rng, episodes, history)
     due: list[tuple[Invitation, datetime]] = []
@@ -210,6 +225,12 @@ def load_demo(
         result.comments,
     )
     return result
+
+
+def _provider(session: Session, slug: str, name: str) -> Provider:
+    """The demo's provider `slug`, added when the installation does not have it yet."""
+    found = session.scalar(select(Provider).where(Provider.slug == slug))
+    return found or add_provider(session, slug, name)
 
 
 def _pick(rng: random.Random, weights: Mapping[str, int | float]) -> str:
