@@ -45,12 +45,13 @@ def trajectory(
     youth: str = "",
     parent: str = "",
     language: str = "nl",
+    team: str = "",
 ) -> dict:
-    """One row of the episode export."""
+    """One row of the episode export (team: 'Team <town>' unless given)."""
     return {
         "episode_id": episode_id,
         "end_date": f"{ended:%Y-%m-%d}",
-        "team": f"Team {town}",
+        "team": team or f"Team {town}",
         "municipality": town,
         "care_type": "Begeleiding",
         "youth_age": "" if age is None else str(age),

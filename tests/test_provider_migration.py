@@ -1,4 +1,4 @@
-"""Upgrading an installation of one provider (revision 0010): every episode becomes the
+"""Upgrading an installation of one provider (revisions 0010-0012): every episode becomes the
 provider named after PROVIDER_NAME, the municipality list starts from the names in use, and
 every figure and quote stays as it was, with the cells kept by their triggers as before."""
 
@@ -27,6 +27,23 @@ RESPONSE = (
 )
 
 
+def cells(connection) -> list[list[tuple]]:
+    """Every non-empty cell without its provider (the cells of 0011 have none)."""
+    key = "pair, end_month, respondent_group, team, municipality, care_type"
+    return [
+        sorted(
+            tuple(row)
+            for row in connection.execute(
+                text(f"SELECT {key}{item}, {measure} FROM {table} WHERE {measure} <> 0")
+            )
+        )
+        for table, item, measure in (
+            ("funnel_cell", "", "invited"),
+            ("mark_cell", ", item_id", "n"),
+        )
+    ]
+
+
 def test_an_installation_of_one_provider_keeps_every_figure_and_quote(empty_database):
     from survey.cells import trigger_names
 
@@ -50,7 +67,7 @@ def test_an_installation_of_one_provider_keeps_every_figure_and_quote(empty_data
                 " VALUES ('old', 'Fijn geholpen.', false, 'approved')"
             )
         )
-        before = select_sums(connection), kept(connection)
+        before = select_sums(connection), cells(connection)
 
     upgrade(empty_database, provider_name="Zorg & Co Amersfoort")
     with engine.begin() as connection:
@@ -61,7 +78,9 @@ def test_an_installation_of_one_provider_keeps_every_figure_and_quote(empty_data
             assert [tuple(o) for o in owners] == [(providers[0][0],)]
         towns = connection.execute(text("SELECT name FROM municipality ORDER BY name")).all()
         assert [t[0] for t in towns] == ["Amersfoort", "Soest"]
-        assert (select_sums(connection), kept(connection)) == before  # every figure as it was
+        assert (select_sums(connection), cells(connection)) == before  # every figure as it was
+        owners = connection.execute(text("SELECT DISTINCT provider_id FROM funnel_cell")).all()
+        assert [tuple(o) for o in owners] == [(providers[0][0],)]  # revision 0012: per provider
         assert kept(connection) == rebuilt(connection)
         quote = connection.execute(text("SELECT deidentified_text, quote_status FROM comment"))
         assert [tuple(q) for q in quote] == [("Fijn geholpen.", "approved")]

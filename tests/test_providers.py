@@ -65,10 +65,19 @@ def test_two_providers_each_family_reads_only_its_own(mailroom):
     assert invoke(app, "providers", "add", "kompas", "--name", "Jeugdzorg Kompas").exit_code == 0
     # The same episode number at both providers, and both in Soest.
     first = write_csv(tmp_path, "a.csv", [trajectory("7", "Soest", parent="ouder-a@example.org")])
-    second = write_csv(tmp_path, "b.csv", [trajectory("7", "Soest", parent="ouder-b@example.org")])
+    kompas_row = trajectory("7", "Soest", parent="ouder-b@example.org", team="Kompas Soest")
+    second = write_csv(tmp_path, "b.csv", [kompas_row])
     unsaid = invoke(app, "import-episodes", first)
     assert unsaid.exit_code == 2 and "--provider" in unsaid.output  # several: say which
     assert invoke(app, "import-episodes", first, "--provider", "metmaya").exit_code == 0
+    # A team is one provider's: Kompas may not file its families under MetMaya's team.
+    borrowed = write_csv(tmp_path, "c.csv", [{**kompas_row, "team": "Team Soest"}])
+    refused = invoke(app, "import-episodes", borrowed, "--provider", "kompas")
+    assert refused.exit_code == 1
+    assert (
+        "line 2, column team: 'Team Soest' is a team of MetMaya: a team belongs to one "
+        "provider; give this provider's team its own name"
+    ) in refused.output
     assert invoke(app, "import-episodes", second, "--provider", "kompas").exit_code == 0
     with app.app_context():
         owners = get_session().execute(
@@ -178,3 +187,78 @@ def test_quotes_and_the_infoblad_name_the_provider_of_each_family(app, db, runne
     one = runner.invoke(args=["quotes", "export", "--format", "md"])
     assert "“Goede hulp gehad, nummer 1 bij MetMaya.” (ouder)" in one.output
     assert one.output.rstrip().endswith("(Bron: Ervaringswijzer MetMaya)")
+
+
+def two_providers_in_soest(db) -> Provider:
+    """Parents whose care ended in February 2026, all in Soest. MetMaya's Team Soest: 20 sent,
+    12 answered (marks 8); Kompas's Kompas Soest: 16 sent, 9 answered (marks 6), and its
+    Kompas Jeugd: 3 sent, 2 answered (marks 9) — a group under k = 5 in every view."""
+    from datetime import date
+
+    from survey.answers.operations import submit_response
+    from survey.answers.questionnaires import load_questionnaires
+    from survey.models import utcnow
+    from tests.factories import default_provider, make_episode, make_invited
+
+    kompas = Provider(slug="kompas", name="Jeugdzorg Kompas")
+    db.add(kompas)
+    db.flush()
+    questionnaire = load_questionnaires()["parent"]
+    for provider, team, sent, answered, mark in (
+        (default_provider(db), "Team Soest", 20, 12, 8),
+        (kompas, "Kompas Soest", 16, 9, 6),
+        (kompas, "Kompas Jeugd", 3, 2, 9),
+    ):
+        for n in range(sent):
+            episode = make_episode(
+                db, end_date=date(2026, 2, 10), team=team, municipality="Soest", provider=provider
+            )
+            invitation, _ = make_invited(db, episode=episode, respondent_group="parent")
+            if n < answered:
+                answers = {"self_direction": mark, "usefulness": mark}
+                assert submit_response(db, invitation, questionnaire, answers, "nl", utcnow())
+    db.commit()
+    return kompas
+
+
+def test_each_provider_has_its_own_figures_and_the_region_hides_what_would_single_out(
+    app, db, runner
+):
+    import json
+
+    from tests.dashboard_data import page_html, table_after
+    from tests.pages import text_of
+    from tests.staff_helpers import signed_in_client
+
+    two_providers_in_soest(db)
+    by_provider = runner.invoke(
+        args=["report", "--period", "2026", "--by", "provider,group", "--format", "json"]
+    )
+    assert by_provider.exit_code == 0, by_provider.output
+    rows = {(r["provider"], r["group"]): r for r in json.loads(by_provider.output)["rows"]}
+    counts = {key: (row["invited"], row["responded"]) for key, row in rows.items()}
+    assert counts["metmaya", "parent"] == (20, 12) and counts["kompas", "parent"] == (19, 11)
+    assert rows["kompas", "parent"]["self_direction_mean"] == (9 * 6 + 2 * 9) / 11
+
+    only = runner.invoke(
+        args=["report", "--period", "2026", "--by", "team", "--provider", "kompas", "--format",
+              "json"]
+    )  # fmt: skip
+    assert only.exit_code == 0, only.output
+    teams = {r["team"]: r for r in json.loads(only.output)["rows"]}
+    assert set(teams) == {"Kompas Soest", "Kompas Jeugd"}  # nothing of MetMaya
+    assert teams["Kompas Jeugd"]["suppressed"] and teams["Kompas Jeugd"]["responded"] is None
+    # Kompas's total minus Kompas Soest would be Kompas Jeugd's two families: one of them is
+    # hidden too, in this view and in the region's view of teams.
+    assert teams["Kompas Soest"]["suppressed"]
+    region = runner.invoke(args=["report", "--period", "2026", "--by", "team", "--format", "json"])
+    shown = {r["team"] for r in json.loads(region.output)["rows"] if not r["suppressed"]}
+    assert shown == {"Team Soest"}
+    unknown = runner.invoke(args=["report", "--period", "2026", "--provider", "kompass"])
+    assert unknown.exit_code == 2 and "'kompass' is not a provider" in unknown.output
+
+    client, _ = signed_in_client(app, db, "quality")
+    page = page_html(client, "/staff/dashboard/?period=2026&by=provider&by2=")
+    breakdown = table_after(page, "breakdown")
+    names = [text_of(str(row.find(["th", "td"]))) for row in breakdown.find_all("tr")[1:]]
+    assert names == ["Jeugdzorg Kompas", "MetMaya", "Totaal"]  # by name, with the region

@@ -52,6 +52,7 @@ REVIEWED_ANSWER_COLUMNS = {
         "pair",
         "end_month",
         "respondent_group",
+        "provider_id",  # reference data, like the response's own provider
         "team",
         "municipality",
         "care_type",

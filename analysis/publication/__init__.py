@@ -12,6 +12,9 @@ combines two years, and the pattern of one year is decided (and can be cached) o
 
 **The lattice of a year.** A node is respondent group × time × team × municipality × care type,
 where each coordinate is a level or the margin `TOTAL`, and time is one of the year's 19 periods.
+With teams of two or more providers, the team axis is a tree like time: a provider is the sum
+of its teams, the region the sum of its providers (`lattice`), so what a provider sees, what a
+municipality sees and what the region sees are nodes of one pattern.
 The product shows breakdowns of at most two of team, municipality and care type, so the
 published nodes are those with at least one of the three at `TOTAL` (the union of the three
 *pair cubes*); the nodes with all three set are never shown. Every published node obeys the line
@@ -50,8 +53,9 @@ year that still receives answers.
 The package, leaves first (each module imports only those above it):
 
 - `periods`: the fixed publication periods and the time nodes of a year.
-- `lattice`: `Lattice`, its axes (`GROUPS`, `PLACE_DIMENSIONS`, `PAIRS`) and its nodes from
-  the pair cells (`_nodes`).
+- `lattice`: `Lattice`, its axes (`GROUPS`, `PLACE_DIMENSIONS`, `PAIRS`), the providers on the
+  team axis (`PROVIDER`, `levels_of`, `level_code`) and its nodes from the pair cells
+  (`_nodes`).
 - `previous`: which nodes the previous pattern showed unchanged (`Lattice.kept`).
 - `line_rule`: the line equations (`lines`) and the line rule.
 - `certificates`: the certificate box per small node (`_Boxes`).
@@ -70,8 +74,12 @@ from analysis.publication.lattice import (
     GROUPS,
     PAIRS,
     PLACE_DIMENSIONS,
+    PROVIDER,
     Lattice,
     _nodes,
+    axis_size,
+    level_code,
+    levels_of,
     small_groups,
 )
 from analysis.publication.line_rule import lines
@@ -96,6 +104,7 @@ __all__ = [
     "PAIRS",
     "PERIOD_KINDS",
     "PLACE_DIMENSIONS",
+    "PROVIDER",
     "SET_AUDIT_LEAVES",
     "TIME_EQUATIONS",
     "TIME_NODES",
@@ -106,8 +115,11 @@ __all__ = [
     "_leaf_indicators",
     "_nodes",
     "_row_space",
+    "axis_size",
     "build_lattice",
     "exact_derivable",
+    "level_code",
+    "levels_of",
     "lines",
     "periods_between",
     "small_groups",

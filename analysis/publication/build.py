@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.publication.certificates import _Boxes
-from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice, _nodes, _uses
+from analysis.publication.lattice import Lattice, _nodes, levels_of
 from analysis.publication.line_rule import _line_rule, lines
 from analysis.publication.pair_audit import _group_audit
 from analysis.publication.previous import _carried_over
@@ -48,10 +48,7 @@ def build_lattice(
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError("k must be a whole number of at least 1")
-    levels = {
-        dim: sorted({str(v) for v in leaves.loc[_uses(leaves, dim), dim]})
-        for dim in PLACE_DIMENSIONS
-    }
+    levels = levels_of(leaves)
     if "n_max" not in leaves.columns:
         leaves = leaves.assign(n_max=leaves["n"])
     codes, measures = _nodes(leaves, levels)

@@ -9,7 +9,7 @@ import itertools
 
 import numpy as np
 
-from analysis.publication.lattice import Lattice, _decode
+from analysis.publication.lattice import Lattice, _decode, axis_size, team_children
 from analysis.publication.periods import TIME_NODES, _months_of, _path_up
 
 _FORBIDDEN = 1e12  # a corner known to be empty (it cannot move): counts, so fewer is better
@@ -207,10 +207,49 @@ def _axis_patterns(lattice: Lattice, axis: int, value: int) -> list[list[tuple[i
     total = lattice.radix[axis] - 1
     if axis >= 2 and total == 1:
         return [[(total, 1)]]  # one level: no line runs along it
+    if axis == 2 and team_children(lattice.levels):
+        return _team_tree_patterns(lattice, value)
     others = [v for v in range(total) if v != value]
     if value == total:
         return [[(value, 1), (other, 1)] for other in others]
     return [[(value, 1), (total, 1)], *([(value, 1), (other, -1)] for other in others)]
+
+
+def _team_tree_patterns(lattice: Lattice, value: int) -> list[list[tuple[int, int]]]:
+    """Null patterns of the team axis when teams sit under their providers (as time's months
+    under quarters): a team's path up to the margin, or two teams' paths up to their common
+    ancestor with opposite signs — those that hold `value`."""
+    levels = lattice.levels
+    teams = len(levels["team"])
+    total = axis_size(levels, "team") - 1
+    parent: dict[int, int] = {}
+    for position, children in enumerate(team_children(levels)):
+        parent |= {team: teams + position for team in children}
+        parent[teams + position] = total
+
+    def path_up(node: int, stop: int | None = None) -> list[int]:
+        path = []
+        while node != stop:
+            path.append(node)
+            if node == total:
+                break
+            node = parent[node]
+        return path
+
+    under = [t for t in range(teams) if value in path_up(t)]
+    patterns = [[(n, 1) for n in path_up(team)] for team in under]
+    for team in under:
+        for other in range(teams):
+            if other in under:
+                continue
+            ancestors = path_up(other)
+            common = next(n for n in path_up(team) if n in ancestors)
+            mine = path_up(team, common)
+            if value in mine:
+                patterns.append(
+                    [*((n, 1) for n in mine), *((n, -1) for n in path_up(other, common))]
+                )
+    return patterns
 
 
 def _build_time_patterns(node: int) -> list[list[tuple[int, int]]]:

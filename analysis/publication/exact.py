@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice, _decode
+from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice, _decode, axis_size, team_leaves
 from analysis.publication.periods import TIME_NODES, _months_of
 
 
@@ -68,7 +68,11 @@ def _leaf_indicators(lattice: Lattice, shape: tuple[int, ...]):
                 slice(None) if g == 2 else [g],
                 month_of[t],
                 *(
-                    slice(None) if value == len(lattice.levels[dim]) else [value]
+                    slice(None)
+                    if value == axis_size(lattice.levels, dim) - 1
+                    else team_leaves(lattice.levels, value)
+                    if dim == "team"
+                    else [value]
                     for dim, value in zip(PLACE_DIMENSIONS, place, strict=True)
                 ),
             ]

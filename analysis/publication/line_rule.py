@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from analysis.publication.lattice import PAIRS, PLACE_DIMENSIONS, Lattice
+from analysis.publication.lattice import PAIRS, PLACE_DIMENSIONS, Lattice, team_children
 from analysis.publication.periods import TIME_EQUATIONS
 
 
@@ -40,10 +40,23 @@ def lines(lattice: Lattice) -> list[np.ndarray]:
                     codes = base[:, None] + np.array(members) * lattice.strides[1]
                     result.append(_found(lattice.lookup(codes)))
             else:
-                members = list(range(radix[axis]))  # the margin is the last level
-                codes = base[:, None] + np.array(members) * lattice.strides[axis]
-                result.append(_found(lattice.lookup(codes)))
+                for members in _axis_equations(lattice, axis):
+                    codes = base[:, None] + np.array(members) * lattice.strides[axis]
+                    result.append(_found(lattice.lookup(codes)))
     return result
+
+
+def _axis_equations(lattice: Lattice, axis: int) -> list[list[int]]:
+    """The sums along a place axis, each as its parts then their sum: the levels and the
+    margin; on a team axis with providers, each provider's teams and the provider, then the
+    providers and the margin."""
+    total = lattice.radix[axis] - 1
+    children = team_children(lattice.levels) if axis == 2 else []
+    if not children:
+        return [list(range(total + 1))]
+    teams = len(lattice.levels["team"])
+    equations = [[*teams_of, teams + p] for p, teams_of in enumerate(children)]
+    return [*equations, [*range(teams, total), total]]
 
 
 def _found(index: np.ndarray) -> np.ndarray:

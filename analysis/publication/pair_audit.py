@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.publication.certificates import _Boxes
-from analysis.publication.lattice import Lattice
+from analysis.publication.lattice import Lattice, team_leaves
 from analysis.publication.line_rule import _line_rule
 from analysis.publication.periods import _MONTH_MASKS
 
@@ -108,21 +108,27 @@ class _Relation:
         self.coordinates = (lattice.codes[nodes][:, None] // lattice.strides) % radix
         self.totals = np.array([lattice.total_code(axis) for axis in range(5)])
         self.months = _MONTH_MASKS[self.coordinates[:, 1]]
+        teams = {int(c) for c in self.coordinates[:, 2]}
+        self.teams = {c: frozenset(team_leaves(lattice.levels, c)) for c in teams}
 
     def disjoint(self, a: int, b: int) -> bool:
         ca, cb = self.coordinates[a], self.coordinates[b]
         if not self.months[a] & self.months[b]:
             return True
+        if self.teams[int(ca[2])].isdisjoint(self.teams[int(cb[2])]):
+            return True  # two teams, or providers, or a team and another provider
         return any(
             ca[axis] != cb[axis] and self.totals[axis] not in (ca[axis], cb[axis])
-            for axis in (0, 2, 3, 4)
+            for axis in (0, 3, 4)
         )
 
     def inside(self, inner: int, outer: int) -> bool:
         ci, co = self.coordinates[inner], self.coordinates[outer]
         if self.months[inner] & ~self.months[outer]:
             return False
-        return all(co[axis] in (self.totals[axis], ci[axis]) for axis in (0, 2, 3, 4))
+        if not self.teams[int(ci[2])] <= self.teams[int(co[2])]:
+            return False
+        return all(co[axis] in (self.totals[axis], ci[axis]) for axis in (0, 3, 4))
 
 
 def _null_samples(

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice
+from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice, _tree, axis_size, level_code
 from analysis.publication.periods import TIME_NODES
 
 
@@ -28,16 +28,19 @@ def _carried_over(previous: bytes | None, lattice: Lattice) -> np.ndarray:
         return kept
     old = np.load(io.BytesIO(previous), allow_pickle=False)
     levels = json.loads(str(old["levels"]))
-    radix = np.array((3, TIME_NODES, *(len(levels[d]) + 1 for d in PLACE_DIMENSIONS)))
+    radix = np.array((3, TIME_NODES, *(axis_size(levels, d) for d in PLACE_DIMENSIONS)))
     strides = np.array([int(np.prod(radix[i + 1 :])) for i in range(5)], dtype=np.int64)
     coordinates = (old["codes"][:, None] // strides) % radix
     for axis, dim in enumerate(PLACE_DIMENSIONS, start=2):
-        now = lattice.levels[dim]
-        total = len(now)
-        mapping = [
-            (total if len(now) == 1 else now.index(level)) if level in now else -1
-            for level in levels[dim]
-        ]
+        names = [*levels[dim], *(_tree(levels) if dim == "team" else [])]
+        mapping = [level_code(lattice.levels, dim, name) for name in names]
+        if dim == "team" and _tree(levels) and levels != lattice.levels:
+            # A provider is the sum of its teams: with other teams it is other families.
+            mapping[len(levels[dim]) :] = [
+                code if _same_teams(levels, lattice.levels, name) else -1
+                for code, name in zip(mapping[len(levels[dim]) :], _tree(levels), strict=True)
+            ]
+        total = axis_size(lattice.levels, dim) - 1
         coordinates[:, axis] = np.array([*mapping, total])[coordinates[:, axis]]
     valid = (coordinates >= 0).all(axis=1)
     index = lattice.lookup(np.where(valid, coordinates @ lattice.strides, -1))
@@ -46,3 +49,11 @@ def _carried_over(previous: bytes | None, lattice: Lattice) -> np.ndarray:
         same &= getattr(lattice, measure)[index] == old[measure]
     kept[index[same]] = True
     return kept
+
+
+def _same_teams(old: dict, new: dict, provider: str) -> bool:
+    def teams(levels: dict) -> set[str]:
+        owner = levels.get("provider_of_team", [])
+        return {t for t, p in zip(levels["team"], owner, strict=True) if p == provider}
+
+    return teams(old) == teams(new)

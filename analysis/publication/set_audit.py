@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from analysis.publication.certificates import _Boxes
-from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice
+from analysis.publication.lattice import PLACE_DIMENSIONS, Lattice, team_leaves
 from analysis.publication.line_rule import _line_rule
 from analysis.publication.periods import _MONTH_MASKS
 
@@ -115,7 +115,10 @@ def _sparse_indicators(lattice: Lattice, nodes: np.ndarray, shape: tuple[int, ..
             member &= grid[:, 0] == point[0]
         for axis in (2, 3, 4):
             if shape[axis] > 1 and point[axis] != lattice.total_code(axis):
-                member &= grid[:, axis] == point[axis]
+                if axis == 2:  # a team, or a provider: its teams
+                    member &= np.isin(grid[:, axis], team_leaves(lattice.levels, point[axis]))
+                else:
+                    member &= grid[:, axis] == point[axis]
         columns.append(flat[member])
         rows.append(np.full(member.sum(), row))
     return sparse.csr_array(

@@ -5,7 +5,7 @@ What a cell is and how the triggers keep it: `survey.cells`.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Integer, String, Table
+from sqlalchemy import Column, Date, ForeignKey, Integer, String, Table
 
 from survey.db import Base
 
@@ -35,6 +35,9 @@ def _key_columns() -> list[Column]:
         Column("pair", String(30), primary_key=True),
         Column("end_month", Date, primary_key=True),
         Column("respondent_group", String(10), primary_key=True),
+        # Every cell is one provider's: a team is one provider's, and a region's figures are
+        # the sums over its providers (`analysis.publication`: the provider tree).
+        Column("provider_id", Integer, ForeignKey("provider.id"), primary_key=True),
         *(Column(name, String(200), primary_key=True) for name in CELL_DIMENSIONS),
     ]
 

@@ -26,7 +26,7 @@ from survey.cells.measures import (
 from survey.cells.tables import CELL_DIMENSIONS, PAIRS, funnel_cell, mark_cell
 
 # A cell's key: the primary key of funnel_cell (mark_cell adds the item).
-_KEY = ("pair", "end_month", "respondent_group", *CELL_DIMENSIONS)
+_KEY = ("pair", "end_month", "respondent_group", "provider_id", *CELL_DIMENSIONS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ class _Source:
     where: str
     group: str  # respondent group
     month: str
-    dims: str  # the alias or record that holds team, municipality and care type
+    dims: str  # the alias or record that holds the provider, team, municipality and care type
     item: str | None = None  # mark cells: the item id
 
 
@@ -96,6 +96,7 @@ def _add(
         "p.pair",
         source.month,
         source.group,
+        f"{source.dims}.provider_id",
         *(f"CASE WHEN p.has_{d} = 1 THEN {source.dims}.{d} ELSE '' END" for d in CELL_DIMENSIONS),
         *([source.item] if source.item else []),
     ]
@@ -130,8 +131,8 @@ _INVITATION_COLUMNS = (
     "bounced_at",
     "opted_out_at",
 )
-_EPISODE_COLUMNS = ("end_date", *CELL_DIMENSIONS)
-_RESPONSE_COLUMNS = ("respondent_group", "end_month", *CELL_DIMENSIONS)
+_EPISODE_COLUMNS = ("end_date", "provider_id", *CELL_DIMENSIONS)
+_RESPONSE_COLUMNS = ("respondent_group", "end_month", "provider_id", *CELL_DIMENSIONS)
 
 
 # Set, for its own transaction only, by survey.answers.mixing while it deletes responses and puts

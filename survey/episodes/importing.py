@@ -24,7 +24,7 @@ from survey.enums import Group
 from survey.episodes.csv import MIN_YOUTH_AGE, EpisodeRow, RowError, read_rows, validate_row
 from survey.invitations.optout import opted_out
 from survey.models import Episode, Invitation, Provider, utcnow
-from survey.region.operations import MunicipalityCheck, provider_for_import
+from survey.region.operations import MunicipalityCheck, TeamCheck, provider_for_import
 from survey.retention.purge import purged_external_id
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def import_episodes(
     that cannot be used."""
     result = ImportResult()
     owner = provider_for_import(session, provider, _config())
-    check = MunicipalityCheck(session)
+    check, teams = MunicipalityCheck(session), TeamCheck(session, owner)
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     batch: list[EpisodeRow] = []
@@ -232,6 +232,8 @@ def import_episodes(
             row, row_errors = validate_row(line, raw)
             if row is not None and (problem := check.problem(row.municipality)):
                 row_errors = [RowError(line, "municipality", problem)]
+            if row is not None and (problem := teams.problem(row.team)):
+                row_errors = [RowError(line, "team", problem)]
             if row is not None and row.external_id in seen:
                 row_errors = [
                     RowError(

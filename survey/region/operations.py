@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from survey.models import Municipality, Provider
+from survey.models import Episode, Municipality, Provider, Response
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 CBS_CODE = re.compile(r"GM\d{4}")
@@ -102,6 +102,33 @@ def find_municipality(session: Session, name: str) -> Municipality | None:
     """The municipality on the list called `name` (in any case), or None."""
     name = " ".join(name.split())
     return session.scalar(select(Municipality).where(func.lower(Municipality.name) == name.lower()))
+
+
+class TeamCheck:
+    """A team is one provider's: an imported row may not use a team name of another provider
+    (the region's figures count a team's families once, under its own provider)."""
+
+    def __init__(self, session: Session, owner: Provider) -> None:
+        others = (
+            select(table.team, Provider.name)
+            .join(Provider, Provider.id == table.provider_id)
+            .where(table.provider_id != owner.id)
+            .distinct()
+            for table in (Episode, Response)
+        )
+        self._owner: dict[str, str] = {}
+        for query in others:
+            self._owner.update((team, name) for team, name in session.execute(query))
+
+    def problem(self, team: str) -> str | None:
+        """Why `team` cannot be imported for this provider, or None."""
+        other = self._owner.get(team)
+        if other is None:
+            return None
+        return (
+            f"'{team}' is a team of {other}: a team belongs to one provider; give this "
+            "provider's team its own name"
+        )
 
 
 class MunicipalityCheck:

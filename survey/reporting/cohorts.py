@@ -18,9 +18,15 @@ from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
 from analysis.formatting import to_records
-from analysis.publication import PLACE_DIMENSIONS, PeriodError
+from analysis.publication import PeriodError
 from survey.enums import Group
-from survey.reporting.dimensions import DIMENSIONS, PERIOD_GRAINS, Period, ReportError
+from survey.reporting.dimensions import (
+    DIMENSIONS,
+    PERIOD_GRAINS,
+    Period,
+    ReportError,
+    place_dimensions,
+)
 from survey.reporting.publication import hidden_rows, lattice_of
 from survey.reporting.queries import Where, cells_can_answer, funnel_cells, mark_cells
 
@@ -165,8 +171,10 @@ def cohort_table(
     else:
         where = dict(cells.where)
         funnel, marks = cells.rollup(dims)
-    if len([d for d in (*dims, *where) if d in PLACE_DIMENSIONS]) > 2:
-        raise ReportError("at most two of team, municipality and care type, the scope included")
+    if len(place_dimensions([*dims, *where])) > 2:
+        raise ReportError(
+            "at most two of team (or provider), municipality and care type, the scope included"
+        )
     lattice = lattice_of(session, publication.year, min_cell_size)
     try:
         return cohort_report(

@@ -20,7 +20,22 @@ from survey.cells import CELL_DIMENSIONS
 from survey.cells.measures import PERIOD_START
 from survey.models import Episode, Invitation, Response
 
-DIMENSIONS = ("group", "month", "quarter", "year", "team", "municipality", "care_type")
+DIMENSIONS = (
+    "group", "month", "quarter", "year", "provider", "team", "municipality", "care_type",
+)  # fmt: skip
+PROVIDER = "provider"
+"""The provider of a trajectory: its slug in rows and filters (`providers list`). A provider is
+the sum of its teams (a team is one provider's), so beside a team it adds no breakdown; without
+one it takes the team's place among the two place dimensions a table may have."""
+
+
+def place_dimensions(names: Sequence[str]) -> list[str]:
+    """The place dimensions of a breakdown and scope: team, municipality and care type, and the
+    provider where no team is (a team is finer)."""
+    places = [d for d in names if d in CELL_DIMENSIONS]
+    if PROVIDER in names and "team" not in names:
+        places.append(PROVIDER)
+    return places
 
 
 class ReportError(ValueError):
@@ -52,10 +67,10 @@ def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
         raise ReportError(f"unknown dimension {unknown[0]!r}: choose from {', '.join(DIMENSIONS)}")
     if len(set(names)) != len(names):
         raise ReportError("a dimension appears twice")
-    if len([d for d in names if d in CELL_DIMENSIONS]) > 2:
+    if len(place_dimensions(names)) > 2:
         raise ReportError(
-            "at most two of team, municipality and care_type: finer tables would single out "
-            "families"
+            "at most two of team (or provider), municipality and care_type: finer tables would "
+            "single out families"
         )
     if len([d for d in names if d in PERIOD_START]) > 1:
         raise ReportError("one of month, quarter and year at a time")
@@ -65,6 +80,7 @@ def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
 # Where each dimension lives in the two worlds; periods come from the end-of-care date.
 CONTACT_COLUMNS = {
     "group": Invitation.respondent_group,
+    "provider": Episode.provider_id,
     "team": Episode.team,
     "municipality": Episode.municipality,
     "care_type": Episode.care_type,
@@ -72,6 +88,7 @@ CONTACT_COLUMNS = {
 }
 ANSWER_COLUMNS = {
     "group": Response.respondent_group,
+    "provider": Response.provider_id,
     "team": Response.team,
     "municipality": Response.municipality,
     "care_type": Response.care_type,

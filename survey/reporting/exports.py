@@ -28,6 +28,7 @@ HEADERS = {
     "month": "Maand",
     "quarter": "Kwartaal",
     "year": "Jaar",
+    "provider": "Zorgaanbieder",
     "team": "Team",
     "municipality": "Gemeente",
     "care_type": "Zorgvorm",

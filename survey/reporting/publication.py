@@ -28,16 +28,19 @@ from analysis.disclosure import TOTAL
 from analysis.publication import (
     GROUPS,
     PLACE_DIMENSIONS,
+    PROVIDER,
     Lattice,
     PeriodError,
     PublicationPeriod,
+    axis_size,
     build_lattice,
+    level_code,
     periods_between,
     small_groups,
     time_node_of_label,
 )
 from survey.cells import MARK_ITEMS, funnel_cell, mark_cell
-from survey.models import PublicationPattern, utcnow
+from survey.models import Provider, PublicationPattern, utcnow
 
 PERIOD_DIMENSIONS = ("month", "quarter", "year")
 _CACHE: OrderedDict[tuple, Lattice] = OrderedDict()
@@ -196,7 +199,7 @@ def decide_patterns(session: Session, k: int) -> int:
     return decided
 
 
-PATTERN_VERSION = b"3"
+PATTERN_VERSION = b"4"
 """Part of every fingerprint: a pattern decided by an older rule is never reused."""
 
 
@@ -212,7 +215,7 @@ def _unpack(packed: bytes) -> np.ndarray:
 def year_leaves(session: Session, year: int) -> pd.DataFrame:
     """The pair cells of `year`: sent, and the responses (smallest and largest count)."""
     start, end = date(year, 1, 1), date(year, 12, 1)
-    keys = ["pair", "end_month", "respondent_group", *PLACE_DIMENSIONS]
+    keys = ["pair", "end_month", "respondent_group", "provider_id", *PLACE_DIMENSIONS]
     funnel = pd.DataFrame(
         session.execute(
             select(*(funnel_cell.c[c] for c in keys), funnel_cell.c.sent, funnel_cell.c.responded)
@@ -244,17 +247,37 @@ def year_leaves(session: Session, year: int) -> pd.DataFrame:
     counts = ["sent", "responded", *(f"n_{item}" for item in MARK_ITEMS)]
     frame[counts] = frame[counts].fillna(0).astype("int64")
     months = pd.to_datetime(frame["end_month"].map(_as_date))
-    return pd.DataFrame(
+    slugs = dict(session.execute(select(Provider.id, Provider.slug)).all())
+    leaves = pd.DataFrame(
         {
             "pair": frame["pair"],
             "group": frame["respondent_group"],
             "month": months.dt.month.astype("int64"),
             **{dim: frame[dim].astype(str) for dim in PLACE_DIMENSIONS},
+            "provider": frame["provider_id"].map(slugs).astype(str),
             "sent": frame["sent"],
             "n": frame[counts[1:]].min(axis=1),
             "n_max": frame[counts[1:]].max(axis=1),
         }
     ).reset_index(drop=True)
+    return _one_provider_per_team(leaves)
+
+
+def _one_provider_per_team(leaves: pd.DataFrame) -> pd.DataFrame:
+    """A team is one provider's (imports refuse a team name of another provider). Should two
+    providers' teams share a name all the same (data from before that rule, a manual fix), each
+    becomes its own level, named with its provider: a table that adds both up under the one
+    name has no node in the lattice, so it is hidden, never shown unprotected."""
+    has_team = leaves["team"] != ""
+    owners = leaves.loc[has_team, ["team", "provider"]].drop_duplicates()
+    shared = set(owners.loc[owners["team"].duplicated(), "team"])
+    if not shared:
+        return leaves
+    rename = has_team & leaves["team"].isin(shared)
+    leaves.loc[rename, "team"] = (
+        leaves.loc[rename, "team"] + " (" + leaves.loc[rename, "provider"] + ")"
+    )
+    return leaves
 
 
 def hidden_rows(
@@ -266,46 +289,46 @@ def hidden_rows(
 ) -> pd.Series:
     """For each row of a cohort table of `period` (cells and margins): is its node hidden?
 
-    `where` fixes place coordinates (the table of one municipality): its rows are the nodes with
-    that level. A level the year does not know has no node: every row of it is hidden.
+    `where` fixes place coordinates (the table of one municipality, or of one provider: its
+    slug): its rows are the nodes with that level. A level the year does not know has no node,
+    and neither has a row finer than the lattice: every such row is hidden. A provider lies on
+    the team axis (a team is finer: a row with both is the team's node).
 
     One code per distinct value of each dimension, then one lookup for the whole table (a
     team × municipality table has well over a thousand rows).
     """
     group_of = {**{g: i for i, g in enumerate(GROUPS)}, TOTAL: len(GROUPS)}
+    levels = lattice.levels
     coordinates = [np.full(len(table), len(GROUPS)), np.full(len(table), period.time_node)]
-    coordinates += [np.full(len(table), len(lattice.levels[d])) for d in PLACE_DIMENSIONS]
+    coordinates += [np.full(len(table), axis_size(levels, d) - 1) for d in PLACE_DIMENSIONS]
+    unknown = np.zeros(len(table), dtype=bool)
+    place_of = {PROVIDER: "team", **{d: d for d in PLACE_DIMENSIONS}}
     for dim, value in (where or {}).items():
-        levels = lattice.levels[dim]
-        if value not in levels:
+        code = level_code(levels, place_of[dim], value)
+        if code < 0:
             return pd.Series(True, index=table.index, dtype=bool)
-        single = len(levels) == 1  # its only level is its own margin
-        coordinates[2 + PLACE_DIMENSIONS.index(dim)] = np.full(
-            len(table), len(levels) if single else levels.index(value)
-        )
-    for dim in dims:
+        coordinates[2 + PLACE_DIMENSIONS.index(place_of[dim])] = np.full(len(table), code)
+    # the team's code, where a table has both, wins over its provider's
+    for dim in sorted(dims, key=lambda d: d == "team"):
         values = table[dim].astype(object)
         if dim == "group":
-            mapping = group_of
+            axis, mapping = 0, group_of
         elif dim in PERIOD_DIMENSIONS:
+            axis = 1
             mapping = {v: time_node_of_label(str(v), period) for v in values.unique() if v != TOTAL}
             mapping[TOTAL] = period.time_node
         else:
-            levels = lattice.levels[dim]
-            single = len(levels) == 1  # its only level is its own margin
-            mapping = {v: levels.index(str(v)) for v in values.unique() if v != TOTAL}
-            mapping = {v: len(levels) if single else c for v, c in mapping.items()}
-            mapping[TOTAL] = len(levels)
-        axis = (
-            0
-            if dim == "group"
-            else 1
-            if dim in PERIOD_DIMENSIONS
-            else 2 + PLACE_DIMENSIONS.index(dim)
-        )
-        coordinates[axis] = values.map(mapping).to_numpy(dtype=np.int64)
-    index = lattice.lookup(np.stack(coordinates, axis=1) @ lattice.strides)
-    hidden = np.where(index >= 0, lattice.hidden[np.maximum(index, 0)], False)
+            axis = 2 + PLACE_DIMENSIONS.index(place_of[dim])
+            mapping = {v: level_code(levels, place_of[dim], str(v)) for v in values.unique()}
+        column = values.map(mapping).to_numpy(dtype=np.int64)
+        if dim == "team" and PROVIDER in dims:  # a team's margin within its provider
+            column = np.where(values.to_numpy() == TOTAL, coordinates[axis], column)
+        unknown |= column < 0
+        coordinates[axis] = column
+    codes = np.stack(coordinates, axis=1) @ lattice.strides
+    index = lattice.lookup(np.where(unknown, -1, codes))
+    # A row that is no node of the lattice is published nowhere: it is not shown either.
+    hidden = np.where(index >= 0, lattice.hidden[np.maximum(index, 0)], True)
     return pd.Series(hidden, index=table.index, dtype=bool)
 
 
@@ -321,12 +344,10 @@ def is_published(
     if len(place) > 2:
         return False
     lattice = lattice_of(session, period.year, k)
-    for dim, value in place.items():
-        if value not in lattice.levels[dim]:
-            return False
-    index = int(
-        lattice.lookup([lattice.code_of(group, period.time_node, place)])[0]  # type: ignore[arg-type]
-    )
+    code = lattice.code_of(group, period.time_node, place)
+    if code < 0:
+        return False
+    index = int(lattice.lookup(np.array([code]))[0])
     return index >= 0 and not bool(lattice.hidden[index])
 
 

@@ -28,11 +28,12 @@ from survey.cells.measures import (
     mark_counts,
     mark_sums,
 )
-from survey.models import Episode, Invitation, Response, ResponseAnswer
+from survey.models import Episode, Invitation, Provider, Response, ResponseAnswer
 from survey.reporting.dimensions import (
     ANSWER_COLUMNS,
     CONTACT_COLUMNS,
     PERIOD_GRAINS,
+    PROVIDER,
     Period,
     ReportError,
     dimension_column,
@@ -70,12 +71,12 @@ def funnel_cells(
     instead of aggregating the invitations: the same figures, in a fraction of the time.
     `where`: only the cells of that scope.
     """
-    where = where or {}
+    where, slugs = _provider_ids(session, where or {}, dims)
     if from_cells:
         query = cell_funnel_query(dims, period, where)
     else:
         query = funnel_query(dims, period, where)
-    return _frame(session.execute(query).all(), [*dims, *FUNNEL_NAMES], len(dims))
+    return _frame(session.execute(query).all(), [*dims, *FUNNEL_NAMES], len(dims), slugs)
 
 
 def funnel_query(dims: Sequence[str], period: Period, where: Where | None = None) -> Select:
@@ -107,10 +108,10 @@ def mark_cells(
 ) -> dict[str, pd.DataFrame]:
     """Per mark item, per cohort cell: n, sum, sumsq and count_1 … count_10 (`from_cells` and
     `where`: as in `funnel_cells`)."""
-    where = where or {}
+    where, slugs = _provider_ids(session, where or {}, dims)
     query = cell_mark_query(dims, period, where) if from_cells else mark_query(dims, period, where)
     rows = session.execute(query).all()
-    frame = _frame(rows, [*dims, "item", *MARK_NAMES.values()], len(dims) + 1)
+    frame = _frame(rows, [*dims, "item", *MARK_NAMES.values()], len(dims) + 1, slugs)
     return {
         item: frame[frame["item"] == item].drop(columns="item").reset_index(drop=True)
         for item in MARK_ITEMS
@@ -161,9 +162,25 @@ def _pair(dims: Sequence[str]) -> str | None:
     return next((name for name, pair in PAIRS.items() if needed <= set(pair)), None)
 
 
+def _provider_ids(
+    session: Session, where: Where, dims: Sequence[str]
+) -> tuple[dict[str, Any], dict[int, str]]:
+    """`where` with a provider's slug as its id (the columns hold ids), and the slug of every
+    id when the rows carry providers. An unknown slug matches no row."""
+    if PROVIDER not in where and PROVIDER not in dims:
+        return dict(where), {}
+    slugs: dict[int, str] = {i: s for i, s in session.execute(select(Provider.id, Provider.slug))}
+    resolved: dict[str, Any] = dict(where)
+    if PROVIDER in where:
+        ids = {slug: id_ for id_, slug in slugs.items()}
+        resolved[PROVIDER] = ids.get(where[PROVIDER], -1)
+    return resolved, slugs
+
+
 def _cell_columns(table: Any) -> dict[str, Any]:
     return {
         "group": table.c.respondent_group,
+        "provider": table.c.provider_id,
         **{d: table.c[d] for d in CELL_DIMENSIONS},
         "period": table.c.end_month,
     }
@@ -178,7 +195,7 @@ def _cell_selection(
         raise ReportError("the kept cells cannot answer this breakdown or period")
     columns = [dimension_column(d, _cell_columns(table)) for d in dims]
     query = select(*columns).where(table.c.pair == _pair([*dims, *where]))
-    query = query.where(*(table.c[d] == value for d, value in where.items()))
+    query = query.where(*(_cell_columns(table)[d] == value for d, value in where.items()))
     if period.start:
         query = query.where(table.c.end_month >= period.start)
     if period.end:
@@ -210,9 +227,14 @@ def cell_mark_query(dims: Sequence[str], period: Period, where: Where | None = N
     )
 
 
-def _frame(rows: Sequence[Any], names: list[str], n_dims: int) -> pd.DataFrame:
-    """Rows as a DataFrame with integer counts (SUM over no rows gives NULL: that is 0)."""
+def _frame(
+    rows: Sequence[Any], names: list[str], n_dims: int, slugs: Mapping[int, str] | None = None
+) -> pd.DataFrame:
+    """Rows as a DataFrame with integer counts (SUM over no rows gives NULL: that is 0), and
+    each provider by its slug."""
     frame = pd.DataFrame(rows, columns=names)
+    if PROVIDER in names[:n_dims]:
+        frame[PROVIDER] = frame[PROVIDER].map(dict(slugs or {})).astype(object)
     numeric = names[n_dims:]
     periods = {
         c: frame[c].map({v: period_name(v, c) for v in frame[c].unique()})

@@ -74,7 +74,7 @@ def index() -> str:
         figures=figures.dashboard_figures(get_session(), query, _min_cell_size()),
         dimension_label=figures.dimension_label,
         measure_label=figures.measure_label,
-        value_labels=figures.value_labels(),
+        value_labels=figures.value_labels(get_session()),
         items=figures.MARK_ITEMS,
     )
 

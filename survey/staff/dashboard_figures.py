@@ -19,18 +19,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
 from analysis.publication import PublicationPeriod
 from survey.cells import MARK_ITEMS
+from survey.models import Provider
 from survey.reporting.cohorts import Cells, beside, cohort_rows, representativeness_of
 from survey.reporting.dimensions import Period
 
 PERIODS = ("month", "quarter", "year")
-BREAKDOWNS = ("quarter", "month", "year", "team", "municipality", "care_type")
-SECOND_DIMENSIONS = ("group", "quarter", "year", "team", "municipality", "care_type")
-PLACES = ("team", "municipality", "care_type")
+BREAKDOWNS = ("quarter", "month", "year", "provider", "team", "municipality", "care_type")
+SECOND_DIMENSIONS = ("group", "quarter", "year", "provider", "team", "municipality", "care_type")
+PLACES = ("provider", "team", "municipality", "care_type")
 TREND_GRAINS = ("quarter", "month")
 MEASURES = ("response_rate", *MARK_ITEMS)
 CHARTS = ("breakdown", "trend", *(f"distribution-{item}" for item in MARK_ITEMS))
@@ -161,9 +163,14 @@ def table_rows(
     return query.dims, breakdown
 
 
-def value_labels() -> dict[str, str]:
-    """Display names of dimension values that are codes or the margin label."""
-    return {"youth": _("Youths"), "parent": _("Parents"), TOTAL: _("Total")}
+def value_labels(session: Session | None = None) -> dict[str, str]:
+    """Display names of dimension values that are codes or the margin label (with `session`:
+    each provider's name for its slug)."""
+    labels = {"youth": _("Youths"), "parent": _("Parents"), TOTAL: _("Total")}
+    if session is not None:
+        providers = session.execute(select(Provider.slug, Provider.name))
+        labels |= {slug: name for slug, name in providers}
+    return labels
 
 
 def chart_spec(
@@ -172,7 +179,7 @@ def chart_spec(
     """The Vega-Lite spec of chart `name` (one of CHARTS) for `query`."""
     from analysis import charts  # heavy (altair, ~1.2 s): only for chart specs
 
-    labels = value_labels()
+    labels = value_labels(session)
     if name == "breakdown":
         rows = [r for r in breakdown_rows(session, query, k) if is_cell(r, query.dims)]
         text = {
@@ -213,6 +220,7 @@ def dimension_label(name: str | None) -> str:
         "quarter": _("Quarter"),
         "month": _("Month"),
         "year": _("Year"),
+        "provider": _("Provider"),
         "team": _("Team"),
         "municipality": _("Municipality"),
         "care_type": _("Care type"),
