@@ -37,6 +37,7 @@ from survey.enums import (
     Language,
     MessageKind,
     MessageStatus,
+    ProviderRole,
     QuoteStatus,
     Role,
     ScopedRole,
@@ -213,10 +214,13 @@ class StaffUser(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # The scope: NULL is the whole region; a municipality limits the account to its aggregates.
+    # The scope: NULL is the whole region; a municipality limits the account to its aggregates,
+    # a provider to its own families' figures, comments and quotes. Never both.
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"), index=True)
 
     municipality: Mapped[Municipality | None] = relationship(lazy="joined")
+    provider: Mapped[Provider | None] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint(one_of("role", Role), name="role"),
@@ -224,6 +228,11 @@ class StaffUser(Base):
         CheckConstraint(
             f"municipality_id IS NULL OR {one_of('role', ScopedRole)}", name="scope_role"
         ),
+        # A provider's staff never administer the installation.
+        CheckConstraint(
+            f"provider_id IS NULL OR {one_of('role', ProviderRole)}", name="provider_role"
+        ),
+        CheckConstraint("municipality_id IS NULL OR provider_id IS NULL", name="one_scope"),
     )
 
 

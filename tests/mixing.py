@@ -148,8 +148,11 @@ def cells(app) -> tuple[list[tuple], list[tuple]]:
 
 
 def marks_counted(kept_cells: tuple[list[tuple], list[tuple]]) -> int:
-    """The marks counted in the kept mark cells (`n`, after the seven key columns)."""
-    return sum(row[7] for row in kept_cells[1])
+    """The marks counted in the kept mark cells (their column `n`)."""
+    from survey.cells import mark_cell
+
+    n = list(mark_cell.c.keys()).index("n")
+    return sum(row[n] for row in kept_cells[1])
 
 
 def review_some_comments(db) -> None:

@@ -66,11 +66,14 @@ def make_staff(
     email: str | None = None,
     active: bool = True,
     municipality: str | None = None,
+    provider: str | None = None,
 ) -> tuple[StaffUser, str, str | None]:
     """A committed staff account with `role` (limited to `municipality`, which must be on the
-    list); returns (user, password, TOTP secret or None)."""
+    list, or to `provider`, a slug); returns (user, password, TOTP secret or None)."""
     email = email or f"{role}{next(_numbers)}@zorgaanbieder.example.org"
-    user = create_staff_user(db, email, role, password, municipality=municipality)
+    user = create_staff_user(
+        db, email, role, password, municipality=municipality, provider=provider
+    )
     secret = new_totp_secret() if with_totp else None
     user.totp_secret = secret
     user.active = active

@@ -13,7 +13,7 @@ from tests.conftest import PUBLIC_BASE_URL
 from tests.pages import soup
 
 TODAY = date(2026, 11, 25)
-MUNICIPALITIES = {"Amersfoort", "Baarn", "Bunschoten", "Eemnes", "Leusden", "Soest", "Woudenberg"}
+MUNICIPALITIES = {"Amersfoort", "Baarn", "Bunschoten", "Leusden", "Soest", "Woudenberg"}
 LINK = re.compile(rf"{re.escape(PUBLIC_BASE_URL)}/s/[A-Za-z0-9_-]+")
 
 
@@ -69,6 +69,41 @@ def check_region_looks_like_region_amersfoort(db) -> None:
     assert 80 <= per_month <= 120
     emails = db.scalars(select(Invitation.email).where(Invitation.email.is_not(None))).all()
     assert emails and all(email.endswith("@example.org") for email in emails)
+
+
+def check_every_scope_has_a_demo_account(db) -> None:
+    from survey.models import StaffUser
+
+    accounts = db.scalars(select(StaffUser)).all()
+    scopes = {
+        (
+            user.role,
+            user.municipality.name if user.municipality else None,
+            user.provider.slug if user.provider else None,
+        )
+        for user in accounts
+    }
+    regional = {(role, None, None) for role in ("admin", "quality", "communications", "viewer")}
+    municipal = {(role, "Soest", None) for role in ("viewer", "quality")}
+    provider = {(role, None, "kompas") for role in ("viewer", "quality", "communications")}
+    assert scopes == regional | municipal | provider
+
+
+def check_a_provider_account_sees_only_its_own_provider(app, db) -> None:
+    import pyotp
+
+    from survey.demo.region import DEMO_STAFF_PASSWORD
+    from survey.models import StaffUser
+    from tests.staff_helpers import get, sign_in
+
+    email = "kwaliteit-kompas@example.org"
+    user = db.scalar(select(StaffUser).where(StaffUser.email == email))
+    user.totp_secret = secret = pyotp.random_base32()  # as if set up at the first sign-in
+    db.commit()
+    client = sign_in(app.test_client(), email, DEMO_STAFF_PASSWORD, secret)
+    page = get(client, "/staff/dashboard/?by=team&by2=").get_data(as_text=True)
+    assert "Jeugdzorg Kompas" in page and "Team Regio Specialistisch" in page
+    assert "MetMaya" not in page and "De Linde" not in page and "Team Soest" not in page
 
 
 def check_responses_are_plausible_and_match_the_episodes(db) -> None:
@@ -148,11 +183,13 @@ def check_printed_parent_link_accepts_an_answer(demo_output: str, client, db) ->
 
 
 def test_one_demo_run_gives_a_plausible_region_a_summary_and_working_links(
-    demo_output, runner, client, db
+    demo_output, runner, client, db, app
 ):
     """One demo load per backend (it takes 15-25 s), checked from every side in turn: the
     read-only checks first, then the two that change the data (an answer, a send pass)."""
     check_region_looks_like_region_amersfoort(db)
+    check_every_scope_has_a_demo_account(db)
+    check_a_provider_account_sees_only_its_own_provider(app, db)
     check_responses_are_plausible_and_match_the_episodes(db)
     check_summary_says_synthetic_and_its_youth_link_opens_the_questionnaire(demo_output, client)
     check_printed_parent_link_accepts_an_answer(demo_output, client, db)

@@ -13,7 +13,8 @@ b. an admin made with `users create` signs in (password, then setting up TOTP) a
    on every page;
 c. cross-site form posts to the sign-in and the survey are refused and store nothing;
 d. the 6th wrong password for one account is refused (429) while both workers answered;
-e. a `pg_dump -Fc` backup restores into a fresh database that `ervaringswijzer check` passes.
+e. a `pg_dump -Fc` backup restores into a fresh database that `ervaringswijzer check` passes;
+f. a provider's quality officer (`users create --provider`) signs in and sees that provider only.
 
 Chromium on Linux takes no CA file, so its browser contexts ignore certificate errors; every
 request made here with `requests` verifies nginx's certificate against the test CA instead
@@ -171,31 +172,40 @@ def test_nginx_redirects_http_and_serves_the_installed_static_files(stack):
     assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
-@pytest.fixture(scope="module")
-def admin(stack: Stack, browser: Any) -> Iterator[Admin]:
-    """The first admin, made with `users create`, signs in: password, then setting up TOTP."""
+def first_sign_in(stack: Stack, browser: Any, email: str, shots: str | None = None) -> Admin:
+    """A new account signs in for the first time in Chromium: password, then setting up TOTP
+    (`shots`: the prefix of the screenshots of both steps)."""
     from tests.browser import screenshot
     from tests.staff_helpers import enrolment_secret, totp_code
 
-    stack.cli_ok(*users_create(ADMIN_EMAIL, "admin"), input=f"{PASSWORD}\n")
     context = browser.new_context(ignore_https_errors=True, accept_downloads=True, locale="nl-NL")
     page = context.new_page()
     observed = Observed(stack, page)
     page.goto(f"{stack.base_url}/staff/login")
-    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form[action$='/staff/login'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/staff/mfa$"))
     secret = enrolment_secret(page.content())
     qr_width = page.evaluate("document.querySelector('img.qr').naturalWidth")
     assert qr_width > 0, "the QR code image does not show"
-    screenshot(page, "stack-mfa-setup")
+    if shots:
+        screenshot(page, f"{shots}-mfa-setup")
     page.fill("input[name=code]", totp_code(secret))
     page.click("form[action$='/staff/mfa'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/staff/$"))
-    screenshot(page, "stack-staff-home")
-    yield Admin(context, page, observed)
-    context.close()
+    if shots:
+        screenshot(page, f"{shots}-staff-home")
+    return Admin(context, page, observed)
+
+
+@pytest.fixture(scope="module")
+def admin(stack: Stack, browser: Any) -> Iterator[Admin]:
+    """The first admin, made with `users create`, signs in: password, then setting up TOTP."""
+    stack.cli_ok(*users_create(ADMIN_EMAIL, "admin"), input=f"{PASSWORD}\n")
+    signed_in = first_sign_in(stack, browser, ADMIN_EMAIL, shots="stack")
+    yield signed_in
+    signed_in.context.close()
 
 
 def test_staff_sign_in_sets_a_secure_host_only_session_cookie(admin):
@@ -332,6 +342,35 @@ def test_staff_approve_the_familys_quote_and_sign_out(stack, family, admin):
     page.goto(f"{stack.base_url}/staff/")
     assert "/staff/login" in page.url  # the session ended on the server
     admin.observed.assert_clean()
+
+
+def test_a_provider_account_sees_only_its_own_provider_over_https(stack, browser, admin):
+    """A second provider joins the region; its quality officer, made with `users create
+    --provider`, signs in over https and sees that provider's page only: its name, the region
+    beside, none of the first provider's teams, no startfoto of a municipality (403 by URL)."""
+    from tests.browser import screenshot
+
+    stack.cli_ok("providers", "add", "kompas", "--name", "Jeugdzorg Kompas")
+    email = "kwaliteit@kompas.example.nl"
+    stack.cli_ok(*users_create(email, "quality"), "--provider", "kompas", input=f"{PASSWORD}\n")
+    officer = first_sign_in(stack, browser, email)
+    page = officer.page
+    page.click("nav.staff-nav a[href$='/staff/dashboard/']")
+    page.wait_for_url(re.compile(r".*/staff/dashboard/$"))
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "stack-provider-dashboard")
+    shown = page.inner_text("main")
+    assert "Jeugdzorg Kompas" in page.inner_text("h1")
+    assert "Team Noord" not in shown and "Team Zuid" not in shown  # the first provider's teams
+    assert page.inner_text(".brand") == "Ervaringswijzer Jeugdzorg Kompas"
+    assert page.locator("a[href*='startfoto']").count() == 0
+    cookies = {c["name"]: c["value"] for c in officer.context.cookies()}
+    client = https(stack)
+    client.cookies.set(SESSION_COOKIE, cookies[SESSION_COOKIE])
+    assert client.get(f"{stack.base_url}/staff/dashboard/startfoto.docx").status_code == 403
+    assert client.get(f"{stack.base_url}/staff/admin/users").status_code == 403
+    officer.observed.assert_clean()
+    officer.context.close()
 
 
 def test_the_stack_still_runs_and_logs_no_errors(stack):

@@ -147,7 +147,7 @@ def test_quotes_and_the_infoblad_name_the_provider_of_each_family(app, db, runne
     texts = {}
     for n in range(12):  # 12 parents of each provider in 2026: both groups are published
         for provider, word in ((None, "MetMaya"), (kompas, "Kompas")):
-            where = {"provider": provider} if provider else {}
+            where = {"provider": provider, "team": "Kompas Amersfoort"} if provider else {}
             text = f"Goede hulp gehad, nummer {n} bij {word}."
             texts[text] = make_comment(db, text, end_date=ended, **where)
     db.commit()
@@ -181,6 +181,16 @@ def test_quotes_and_the_infoblad_name_the_provider_of_each_family(app, db, runne
         "ouder,Goede hulp gehad, nummer 2 bij Kompas.,Jeugdzorg Kompas,"
         in exported.output.replace('"', "")
     )
+
+    kompas_only = runner.invoke(
+        args=["infoblad", "--period", "2026", "--provider", "kompas", "--format", "md"]
+    )
+    assert kompas_only.exit_code == 0, kompas_only.output
+    assert "ouders/verzorgers van Jeugdzorg Kompas aan het einde" in kompas_only.output
+    assert "nummer 2 bij Kompas" in kompas_only.output and "MetMaya" not in kompas_only.output
+    assert kompas_only.output.rstrip().endswith("(Bron: Ervaringswijzer Jeugdzorg Kompas)")
+    unknown = runner.invoke(args=["infoblad", "--provider", "kompass"])
+    assert unknown.exit_code == 2 and "'kompass' is not a provider" in unknown.output
 
     quotes.decide(db, texts[chosen[1]], "reject", actor)
     db.commit()

@@ -4,7 +4,9 @@ permission table says.
 The route × role × scope matrix is generated from the app's url_map and
 `survey.accounts.permissions`, so a new /staff route without a rule fails here, and a change in
 the table changes what is expected. The kinds of account: anonymous, each role for the whole
-region, and the two roles a municipality's account may have ("viewer@Soest"). Requests go
+region, the two roles a municipality's account may have ("viewer@Soest") and the three a
+provider's account may have ("quality+kompas"). The matrix's one comment is another provider's
+(MetMaya's): a Kompas account that asks for it by URL gets a 404, never the comment. Requests go
 through `tests.staff_helpers` (a fresh application context per request).
 """
 
@@ -20,8 +22,8 @@ from sqlalchemy import create_engine
 
 from survey.accounts.permissions import PUBLIC, RULES, allowed
 from survey.db import Base
-from survey.enums import Role, ScopedRole
-from survey.models import StaffUser
+from survey.enums import ProviderRole, Role, ScopedRole
+from survey.models import Provider, StaffUser
 from survey.region.operations import add_municipality
 from survey.web.limits import limiter
 from tests.conftest import BACKENDS, make_test_app, postgres_schema
@@ -44,6 +46,7 @@ from tests.staff_helpers import (
 )
 
 SCOPED = "@Soest"  # an account limited to municipality Soest
+PROVIDER = "+kompas"  # an account limited to provider Kompas
 ROLES = (
     "anonymous",
     "viewer",
@@ -51,6 +54,7 @@ ROLES = (
     "communications",
     "admin",
     *(f"{role}{SCOPED}" for role in ScopedRole),
+    *(f"{role}{PROVIDER}" for role in ProviderRole),
 )
 FORBIDDEN_TEXT = ("Geen toegang", "No access")
 GENERIC_400_TEXT = "Er ging iets mis met het verzoek"
@@ -68,9 +72,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def may(account: str, endpoint: str) -> bool:
-    """What the permission table allows an account of the matrix ("viewer@Soest")."""
+    """What the permission table allows an account of the matrix ("viewer@Soest",
+    "quality+kompas")."""
+    account, _, provider = account.partition("+")
     role, _, municipality = account.partition("@")
-    return allowed(endpoint, role, municipality or None)
+    return allowed(endpoint, role, municipality or None, provider or None)
 
 
 # -- the role × route matrix --------------------------------------------------------------------
@@ -119,6 +125,10 @@ def matrix(matrix_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
         accounts = {role: make_staff(db, role) for role in Role}
         for role in ScopedRole:
             accounts[f"{role}{SCOPED}"] = make_staff(db, role, municipality="Soest")
+        db.add(Provider(slug="kompas", name="Jeugdzorg Kompas"))
+        db.commit()
+        for role in ProviderRole:
+            accounts[f"{role}{PROVIDER}"] = make_staff(db, role, provider="kompas")
         target = make_staff(db, "viewer")[0]
         comment = make_comment(db, "Fijne hulp, dank jullie wel.")
     values = {"user_id": target.id, "name": "trend", "fmt": URL_FORMATS, "response_id": comment}
@@ -147,6 +157,8 @@ def test_route_answers_each_role_as_the_permission_table_says(
         token = csrf_token(get(client, HOME_URL).text)
     url = fill(rule, matrix.url_values)
     data = {"csrf_token": token} if method == "POST" else None
+    if endpoint == "quotes.decide" and role.endswith(PROVIDER) and may(role, endpoint):
+        data = {**(data or {}), "action": "approve", "text": "Goedgekeurd door een ander"}
     answer = request(client, method, url, data=data)
     binary = not answer.mimetype.startswith(("text/", "application/json"))
     page = "(a download)" if binary else answer.get_data(as_text=True)
@@ -159,6 +171,8 @@ def test_route_answers_each_role_as_the_permission_table_says(
     elif not may(role, endpoint):
         assert answer.status_code == 403
         assert all(words in text_of(page) for words in FORBIDDEN_TEXT)
+    elif endpoint == "quotes.decide" and role.endswith(PROVIDER):
+        assert answer.status_code == 404  # MetMaya's quote: not Kompas's to see or decide
     elif endpoint == "staff.logout":
         assert login_redirect(answer)
         assert login_redirect(get(client, HOME_URL)), "signing out must end the session"

@@ -1,4 +1,5 @@
-"""`ervaringswijzer users create EMAIL --role ROLE` (DESIGN §4.2)."""
+"""`ervaringswijzer users create EMAIL --role ROLE [--municipality NAME | --provider SLUG]`
+(DESIGN §4.2)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,18 @@ users_group = click.Group("users", help="Staff accounts.")
     metavar="NAME",
     help="Limit the account to this municipality's figures (viewer or quality only).",
 )
+@click.option(
+    "--provider",
+    metavar="SLUG",
+    help="Limit the account to this provider's families (viewer, quality or communications).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
-def users_create(email: str, role: str, municipality: str | None, password_stdin: bool) -> None:
+def users_create(
+    email: str, role: str, municipality: str | None, provider: str | None, password_stdin: bool
+) -> None:
     """Create a staff account (the password is asked for, or read from stdin); without
-    --municipality the account sees the whole region."""
+    --municipality or --provider the account sees the whole region."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -35,7 +43,13 @@ def users_create(email: str, role: str, municipality: str | None, password_stdin
     session = get_session()
     try:
         user = create_user(
-            session, email, role, password, municipality=municipality, via="command line"
+            session,
+            email,
+            role,
+            password,
+            municipality=municipality,
+            provider=provider,
+            via="command line",
         )
         session.commit()
     except WeakPassword as weak:
@@ -53,10 +67,15 @@ def users_create(email: str, role: str, municipality: str | None, password_stdin
             "municipality": f"{municipality!r} is not on the municipality list "
             "(ervaringswijzer municipalities list)",
             "scope_role": "a municipality's account can only be a viewer or a quality account",
+            "provider": f"{provider!r} is not a provider (ervaringswijzer providers list)",
+            "provider_role": "a provider's account can be a viewer, quality or communications "
+            "account, not an admin",
+            "two_scopes": "give --municipality or --provider, not both",
         }
         click.echo(f"Account refused: {reasons.get(refused.code, refused.code)}.", err=True)
         sys.exit(1)
     scope = f", limited to {user.municipality.name}" if user.municipality else ""
+    scope += f", limited to {user.provider.name}" if user.provider else ""
     click.echo(
         f"Created {user.email} with role {role}{scope}. The authenticator app is set up at "
         "the first sign-in."

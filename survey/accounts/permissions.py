@@ -5,8 +5,10 @@ from the app's url_map and fails on a route without a rule). `PUBLIC` pages are 
 
 An account scoped to a municipality may, besides what its role allows, use only the pages of
 `MUNICIPALITY_PAGES`: aggregates of its own municipality, never comments, quotes, the audit log or
-the admin pages. What those pages show is limited to the municipality by the pages themselves
-(`survey.staff.dashboard`).
+the admin pages. An account scoped to a provider may use only `PROVIDER_PAGES`: its own
+families' aggregates, comments and quotes — not a municipality's startfoto or the regional
+infoblad, which count every provider. What those pages show is limited to the scope by the pages
+themselves (`survey.staff.dashboard`, `survey.staff.quotes`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ COMMUNICATIONS = frozenset({Role.ADMIN, Role.COMMUNICATIONS})
 
 PUBLIC = frozenset({"staff.login", "staff.mfa"})
 
-# The pages a municipality's account may open at all (its role may allow fewer).
-MUNICIPALITY_PAGES = frozenset(
+# The pages every scoped account may open (its role may allow fewer): its own aggregates.
+_AGGREGATE_PAGES = frozenset(
     {
         "staff.home",
         "staff.logout",
@@ -31,9 +33,17 @@ MUNICIPALITY_PAGES = frozenset(
         "dashboard.chart",
         "dashboard.export_csv",
         "dashboard.export_xlsx",
-        "dashboard.startfoto",
     }
 )
+# A municipality's account: also its startfoto (every provider together).
+MUNICIPALITY_PAGES = _AGGREGATE_PAGES | {"dashboard.startfoto"}
+# A provider's account: also its own families' comments and quotes.
+PROVIDER_PAGES = _AGGREGATE_PAGES | {
+    "dashboard.comments",
+    "quotes.queue",
+    "quotes.decide",
+    "quotes.export",
+}
 
 RULES: dict[str, frozenset[str]] = {
     "staff.home": EVERY_ROLE,
@@ -59,12 +69,19 @@ RULES: dict[str, frozenset[str]] = {
 }
 
 
-def allowed(endpoint: str | None, role: str | None, municipality: str | None = None) -> bool:
-    """Whether `role` (scoped to `municipality`, if any) may use `endpoint`; unknown endpoints
-    are denied."""
+def allowed(
+    endpoint: str | None,
+    role: str | None,
+    municipality: str | None = None,
+    provider: str | None = None,
+) -> bool:
+    """Whether `role` (scoped to `municipality` or `provider`, if any) may use `endpoint`;
+    unknown endpoints are denied."""
     if endpoint in PUBLIC:
         return True
     roles = RULES.get(endpoint or "")
     if roles is None or role not in roles:
         return False
-    return municipality is None or endpoint in MUNICIPALITY_PAGES
+    if municipality is not None and endpoint not in MUNICIPALITY_PAGES:
+        return False
+    return provider is None or endpoint in PROVIDER_PAGES

@@ -52,16 +52,14 @@ MUNICIPALITIES = {
     "Amersfoort": 160,
     "Baarn": 25,
     "Bunschoten": 22,
-    "Eemnes": 10,
     "Leusden": 30,
     "Soest": 47,
     "Woudenberg": 14,
 }
 AREA_TEAMS = {
     "Amersfoort": ("Team Amersfoort-Noord", "Team Amersfoort-Zuid", "Team Amersfoort-Vathorst"),
-    "Baarn": ("Team Baarn-Eemnes",),
+    "Baarn": ("Team Baarn",),
     "Bunschoten": ("Team Bunschoten",),
-    "Eemnes": ("Team Baarn-Eemnes",),
     "Leusden": ("Team Leusden",),
     "Soest": ("Team Soest",),
     "Woudenberg": ("Team Woudenberg",),
@@ -83,7 +81,7 @@ TEAM_SHIFT = {
     "Team Amersfoort-Noord": 0.2,
     "Team Amersfoort-Zuid": -0.1,
     "Team Amersfoort-Vathorst": 0.0,
-    "Team Baarn-Eemnes": -0.3,
+    "Team Baarn": -0.3,
     "Team Bunschoten": -0.2,
     "Team Leusden": 0.1,
     "Team Soest": 0.3,
@@ -108,17 +106,24 @@ CONSENT_SHARE = 0.6
 # Demo staff accounts, one per role, all with this password (synthetic data on localhost only).
 DEMO_STAFF_PASSWORD = "ervaringswijzer-demo"  # noqa: S105 (documented demo password)
 DEMO_STAFF = {role: f"{role}@example.org" for role in Role}
-# A policy officer of one municipality: its figures only, the region beside them.
-DEMO_MUNICIPALITY_STAFF = {"gemeente-soest@example.org": (Role.VIEWER, "Soest")}
+# Scoped accounts, one per role a scope may have: policy officers of one municipality (its figures
+# only, the region beside them) and the staff of one provider (its families only).
+DEMO_SCOPED_STAFF: dict[str, tuple[Role, dict[str, str]]] = {
+    "gemeente-soest@example.org": (Role.VIEWER, {"municipality": "Soest"}),
+    "kwaliteit-gemeente-soest@example.org": (Role.QUALITY, {"municipality": "Soest"}),
+    "kijker-kompas@example.org": (Role.VIEWER, {"provider": "kompas"}),
+    "kwaliteit-kompas@example.org": (Role.QUALITY, {"provider": "kompas"}),
+    "communicatie-kompas@example.org": (Role.COMMUNICATIONS, {"provider": "kompas"}),
+}
 
 
 def create_demo_staff(session: Session) -> None:
-    """One staff account per role for the whole region, and one of a municipality, for signing
-    in to the demo."""
+    """One staff account per role for the whole region, and one per role of a municipality and
+    of a provider, for signing in to the demo."""
     for role, email in DEMO_STAFF.items():
         create_user(session, email, role, DEMO_STAFF_PASSWORD)
-    for email, (role, municipality) in DEMO_MUNICIPALITY_STAFF.items():
-        create_user(session, email, role, DEMO_STAFF_PASSWORD, municipality=municipality)
+    for email, (role, scope) in DEMO_SCOPED_STAFF.items():
+        create_user(session, email, role, DEMO_STAFF_PASSWORD, **scope)
     session.commit()
 
 

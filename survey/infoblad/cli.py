@@ -16,6 +16,8 @@ from survey.db import get_session
 from survey.infoblad import render as infoblad
 from survey.infoblad import startfoto
 from survey.region.operations import find_municipality
+from survey.reporting.cli import resolve_scope
+from survey.reporting.dimensions import ReportError
 from survey.reporting.publication import resolve_period
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,17 +50,27 @@ def document_options(command: F) -> F:
 
 @click.command("infoblad")
 @document_options
+@click.option("--municipality", metavar="NAME", help="Only this municipality's families.")
+@click.option("--provider", metavar="SLUG", help="Only this provider's families.")
 @with_appcontext
 def infoblad_command(
-    start: object, end: object, period_key: str | None, fmt: str, output: Path | None
+    start: object,
+    end: object,
+    period_key: str | None,
+    fmt: str,
+    output: Path | None,
+    municipality: str | None,
+    provider: str | None,
 ) -> None:
     """The infoblad section for a publication period (a calendar month, quarter, half year or
-    year): intro, results table, chart and approved quotes."""
+    year): intro, results table, chart and approved quotes — of the region, or of one
+    municipality's or provider's families."""
     try:
         period = resolve_period(get_session(), as_date(start), as_date(end), period_key)
-    except PeriodError as problem:
+        where = resolve_scope(("group",), municipality, provider)
+    except (PeriodError, ReportError) as problem:
         raise click.UsageError(str(problem)) from None
-    section = infoblad.build_section(get_session(), current_app.config, period)
+    section = infoblad.build_section(get_session(), current_app.config, period, where)
     write_output(infoblad.SECTION_FORMATS[fmt](section), output)
 
 

@@ -70,11 +70,11 @@ def dutch_date(day: date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def intro(period: PublicationPeriod) -> str:
-    """The sentence that opens the section and names the period it covers."""
+def intro(period: PublicationPeriod, scope: str = "") -> str:
+    """The sentence that opens the section and names the period (and the scope) it covers."""
     return (
         f"Van {dutch_date(period.start)} tot en met {dutch_date(period.end)} kregen jongeren en "
-        "ouders/verzorgers aan het einde van een hulptraject een vragenlijst om de "
+        f"ouders/verzorgers{scope} aan het einde van een hulptraject een vragenlijst om de "
         "cliënttevredenheid te meten. De uitkomsten over deze periode zijn:"
     )
 
@@ -88,6 +88,7 @@ class Section:
     quotes: list[dict[str, str]]  # approved quotes: group, text and provider
     providers: list[str]  # whom the figures count: the source line names every one
     chart_png: bytes | None = None
+    scope: str = ""  # " uit gemeente Soest", " van Jeugdzorg Kompas": whose figures these are
 
 
 # -- the whole section ------------------------------------------------------------------------
@@ -96,7 +97,7 @@ class Section:
 def section_markdown(section: Section) -> str:
     """The section in Markdown (the chart is left to the HTML and Word versions)."""
     table = infoblad_table(section.results)
-    parts = [f"## {SECTION_TITLE}", "", intro(section.period), "", table, ""]
+    parts = [f"## {SECTION_TITLE}", "", intro(section.period, section.scope), "", table, ""]
     return "\n".join(parts) + "\n" + quotes_markdown(section.quotes, section.providers)
 
 
@@ -109,7 +110,7 @@ def section_html(section: Section) -> str:
         .get_template("infoblad/section.html")
         .render(
             title=SECTION_TITLE,
-            intro=intro(section.period),
+            intro=intro(section.period, section.scope),
             header=header,
             body=body,
             chart=chart,
@@ -145,7 +146,7 @@ def section_docx(section: Section) -> bytes:
     results table, the chart with its caption and alternative text, the quotes box."""
     document = new_document("nl")
     document.add_heading(SECTION_TITLE, level=2)
-    document.add_paragraph(intro(section.period))
+    document.add_paragraph(intro(section.period, section.scope))
     cells = [[_unbroken(text) for text in row] for row in infoblad_cells(section.results)]
     # A period with answers of one group only has one figure column.
     add_table(document, cells, TABLE_WIDTHS_CM[: len(cells[0])])
@@ -181,8 +182,11 @@ SECTION_FORMATS: dict[str, Callable[[Section], str | bytes]] = {
 """`infoblad --format` and the web download: format → renderer(section)."""
 
 
-def providers_counted(session: Session, period: PublicationPeriod) -> list[str]:
-    """The providers whose trajectories ended in `period` (and so count in its table)."""
+def providers_counted(
+    session: Session, period: PublicationPeriod, where: Mapping[str, str] | None = None
+) -> list[str]:
+    """The providers whose trajectories ended in `period` (and so count in its table), within
+    `where` (a provider's slug, a municipality)."""
     query = (
         select(Provider.name)
         .join(Episode, Episode.provider_id == Provider.id)
@@ -190,11 +194,22 @@ def providers_counted(session: Session, period: PublicationPeriod) -> list[str]:
         .distinct()
         .order_by(Provider.name)
     )
+    scope = dict(where or {})
+    if "provider" in scope:
+        query = query.where(Provider.slug == scope["provider"])
+    if "municipality" in scope:
+        query = query.where(Episode.municipality == scope["municipality"])
     return list(session.scalars(query))
 
 
-def build_section(session: Any, config: Mapping[str, Any], period: PublicationPeriod) -> Section:
-    """The section for one publication period, with its chart drawn by vl-convert."""
+def build_section(
+    session: Any,
+    config: Mapping[str, Any],
+    period: PublicationPeriod,
+    where: Mapping[str, str] | None = None,
+) -> Section:
+    """The section for one publication period, with its chart drawn by vl-convert; `where`:
+    the figures and quotes of one provider (its slug) or municipality only."""
     # heavy (vl-convert, an 87 MB native library; altair via analysis.charts, ~1.2 s): only
     # when an infoblad section is built
     import vl_convert
@@ -202,7 +217,8 @@ def build_section(session: Any, config: Mapping[str, Any], period: PublicationPe
     from analysis.charts import marks_chart
 
     k = config["MIN_CELL_SIZE"]
-    rows = cohort_rows(session, ("group",), Period.of(period), k)
+    where = dict(where or {})
+    rows = cohort_rows(session, ("group",), Period.of(period), k, where=where)
     items = {
         "self_direction": "Ervaren eigen regie",
         "usefulness": "Hoe nuttig was de hulp?",
@@ -215,7 +231,25 @@ def build_section(session: Any, config: Mapping[str, Any], period: PublicationPe
     return Section(
         period=period,
         results=rows,
-        quotes=quotes.approved(session, k, period),
-        providers=providers_counted(session, period) or [config["PROVIDER_NAME"]],
+        quotes=quotes.approved(
+            session,
+            k,
+            period,
+            municipality=where.get("municipality"),
+            provider=where.get("provider"),
+        ),
+        providers=providers_counted(session, period, where) or [config["PROVIDER_NAME"]],
         chart_png=chart,
+        scope=_scope_words(session, where),
     )
+
+
+def _scope_words(session: Session, where: Mapping[str, str]) -> str:
+    """Whose families the section is about, as the intro says it."""
+    words = ""
+    if "municipality" in where:
+        words += f" uit gemeente {where['municipality']}"
+    if "provider" in where:
+        name = session.scalar(select(Provider.name).where(Provider.slug == where["provider"]))
+        words += f" van {name}"
+    return words

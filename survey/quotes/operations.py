@@ -138,6 +138,7 @@ class QuoteFilter:
     team: str | None = None
     municipality: str | None = None
     care_type: str | None = None
+    provider: str | None = None  # a provider's slug
 
     def apply(self, query: Any) -> Any:
         """`query` (which selects from Response) narrowed to this cohort and period."""
@@ -149,6 +150,9 @@ class QuoteFilter:
         ):
             if value:
                 query = query.where(column == value)
+        if self.provider:
+            owner = select(Provider.id).where(Provider.slug == self.provider).scalar_subquery()
+            query = query.where(Response.provider_id == owner)
         if self.start:
             query = query.where(Response.end_month >= self.start.replace(day=1))
         if self.end:
@@ -217,11 +221,19 @@ def decide(
     actor: StaffUser,
     *,
     text: str | None = None,
+    provider: str | None = None,
 ) -> Comment:
-    """Approve, reject or edit one quote candidate, and put the decision in the audit log."""
+    """Approve, reject or edit one quote candidate, and put the decision in the audit log.
+
+    `provider`: the slug of the decider's provider; a quote of another provider's family is
+    as unknown to them as one that does not exist."""
     comment = session.get(Comment, response_id)
     if comment is None or comment.quote_status is None or comment.deidentified_text is None:
         raise DecisionError("unknown quote")
+    if provider is not None:
+        response = session.get(Response, response_id)
+        if response is None or response.provider.slug != provider:
+            raise DecisionError("unknown quote")
     if action not in ("approve", "reject", "save"):
         raise DecisionError("unknown action")
     edited = False
@@ -259,6 +271,7 @@ def approved(
     period: PublicationPeriod | None = None,
     *,
     municipality: str | None = None,
+    provider: str | None = None,
 ) -> list[dict]:
     """Approved quotes as publishable records (group, text and the name of the provider whose
     care it was), of one publication period or of all.
@@ -267,14 +280,19 @@ def approved(
     group, or (without a period) of the quote's year. A quote of a hidden group would be
     pinned to fewer than k families by comparing the lists of two periods. With `municipality`:
     the quotes of that municipality's trajectories, each only when that municipality's count of
-    its group and period is published.
+    its group and period is published; with `provider` (a slug) alike for that provider.
     """
     start, end = (period.start, period.end) if period else (None, None)
     where = QuoteFilter(
-        status=QuoteStatus.APPROVED, start=start, end=end, municipality=municipality
+        status=QuoteStatus.APPROVED,
+        start=start,
+        end=end,
+        municipality=municipality,
+        provider=provider,
     )
     rows = comments(session, where)
-    place = {"municipality": municipality} if municipality else None
+    scope = {"municipality": municipality, "provider": provider}
+    place = {key: value for key, value in scope.items() if value} or None
     shown: dict[tuple[str, int], bool] = {}
 
     def publishable(response: Response) -> bool:

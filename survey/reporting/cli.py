@@ -72,7 +72,7 @@ def report_command(
         dims = parse_dimensions(by)
         chosen = resolve_period(get_session(), as_date(start), as_date(end), period_key)
         period = Period.of(chosen)
-        where = _scope(dims, municipality, provider)
+        where = resolve_scope(dims, municipality, provider)
     except (ReportError, PeriodError) as problem:
         raise click.UsageError(str(problem)) from None
     k = current_app.config["MIN_CELL_SIZE"]
@@ -95,7 +95,9 @@ def report_command(
     write_output(text if fmt == "csv" else text + "\n", output)
 
 
-def _scope(dims: tuple[str, ...], municipality: str | None, provider: str | None) -> dict[str, str]:
+def resolve_scope(
+    dims: tuple[str, ...], municipality: str | None, provider: str | None
+) -> dict[str, str]:
     """The filters of `--municipality` and `--provider`: a name on the list (its own
     spelling) and a provider's slug, with a breakdown that stays within two of team (or
     provider), municipality and care type."""

@@ -27,7 +27,7 @@ from survey.reporting.dimensions import (
     ReportError,
     place_dimensions,
 )
-from survey.reporting.publication import hidden_rows, lattice_of
+from survey.reporting.publication import foreign_rows, hidden_rows, lattice_of
 from survey.reporting.queries import Where, cells_can_answer, funnel_cells, mark_cells
 
 log = logging.getLogger(__name__)
@@ -177,25 +177,27 @@ def cohort_table(
         )
     lattice = lattice_of(session, publication.year, min_cell_size)
     try:
-        return cohort_report(
+        table = cohort_report(
             funnel,
             marks,
             dims,
             k=min_cell_size,
             pattern=lambda cube: hidden_rows(lattice, cube, dims, publication, where),
         )
+        return table[~foreign_rows(lattice, table, dims)].reset_index(drop=True)
     except (ValueError, PeriodError):
         # The cells changed between reading the table and its pattern (an answer arrived, a
         # purge erased some): show nothing of this table rather than a figure the pattern
         # was not decided for. The next request reads both anew.
         log.warning("a table and its pattern disagreed; every cell of it hidden")
-        return cohort_report(
+        table = cohort_report(
             funnel,
             marks,
             dims,
             k=min_cell_size,
             pattern=lambda cube: pd.Series(True, index=cube.index),
         )
+        return table[~foreign_rows(lattice, table, dims)].reset_index(drop=True)
 
 
 def cohort_rows(

@@ -321,15 +321,29 @@ def hidden_rows(
             axis = 2 + PLACE_DIMENSIONS.index(place_of[dim])
             mapping = {v: level_code(levels, place_of[dim], str(v)) for v in values.unique()}
         column = values.map(mapping).to_numpy(dtype=np.int64)
-        if dim == "team" and PROVIDER in dims:  # a team's margin within its provider
+        if axis >= 2:  # a margin keeps the scope's level: all teams of a provider are its node
             column = np.where(values.to_numpy() == TOTAL, coordinates[axis], column)
         unknown |= column < 0
         coordinates[axis] = column
+    unknown |= foreign_rows(lattice, table, dims).to_numpy()
     codes = np.stack(coordinates, axis=1) @ lattice.strides
     index = lattice.lookup(np.where(unknown, -1, codes))
     # A row that is no node of the lattice is published nowhere: it is not shown either.
     hidden = np.where(index >= 0, lattice.hidden[np.maximum(index, 0)], True)
     return pd.Series(hidden, index=table.index, dtype=bool)
+
+
+def foreign_rows(lattice: Lattice, table: pd.DataFrame, dims: Sequence[str]) -> pd.Series:
+    """Rows of a provider × team table that pair a team with another provider than its own:
+    no families, no node — a cross table has them, a reader should not."""
+    if PROVIDER not in dims or "team" not in dims:
+        return pd.Series(False, index=table.index, dtype=bool)
+    owner = dict(
+        zip(lattice.levels["team"], lattice.levels.get("provider_of_team", []), strict=False)
+    )
+    teams, providers = table["team"].astype(object), table[PROVIDER].astype(object)
+    set_both = (teams != TOTAL) & (providers != TOTAL)
+    return set_both & (teams.map(owner) != providers)
 
 
 def is_published(

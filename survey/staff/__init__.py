@@ -6,7 +6,7 @@ deny-by-default role check for every /staff route (survey.accounts.permissions),
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user
 
@@ -47,9 +47,18 @@ class SignedIn(UserMixin):
         """The municipality the account is limited to; None for a regional account."""
         return self.user.municipality.name if self.user.municipality else None
 
+    @property
+    def provider(self) -> str | None:
+        """The slug of the provider the account is limited to; None for every provider."""
+        return self.user.provider.slug if self.user.provider else None
+
+    @property
+    def provider_name(self) -> str | None:
+        return self.user.provider.name if self.user.provider else None
+
     def may(self, endpoint: str) -> bool:
         """Whether this account may open `endpoint` (for links: show only what works)."""
-        return allowed(endpoint, self.role, self.municipality)
+        return allowed(endpoint, self.role, self.municipality, self.provider)
 
 
 @login_manager.user_loader
@@ -86,6 +95,8 @@ def check_access() -> ResponseReturnValue | None:
         return redirect(url_for("staff.login"))
     if not current_user.may(request.endpoint):
         abort(403)
+    if current_user.provider:  # a provider's staff read their own name, never another's
+        g.provider_name = current_user.provider_name
     return None
 
 

@@ -37,6 +37,9 @@ ACCOUNT_MESSAGES = {
     "role": _l("Choose one of the roles."),
     "municipality": _l("Choose one of the municipalities."),
     "scope_role": _l("A municipality's account can only be a viewer or a quality account."),
+    "provider": _l("Choose one of the providers."),
+    "provider_role": _l("A provider's account cannot be an admin account."),
+    "two_scopes": _l("Choose a municipality or a provider, not both."),
 }
 
 
@@ -126,6 +129,10 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
         SelectChoice("", _("The whole region")),
         *(SelectChoice(m.name, m.name) for m in municipalities(db)),
     ]
+    form.provider.choices = [
+        SelectChoice("", _("Every provider")),
+        *(SelectChoice(p.slug, p.name) for p in providers(db)),
+    ]
     if form.validate_on_submit():
         try:
             user = create_user(
@@ -134,6 +141,7 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
                 form.role.data,
                 form.password.data,
                 municipality=form.municipality.data or None,
+                provider=form.provider.data or None,
             )
             db.commit()
         except WeakPassword as weak:
@@ -142,6 +150,8 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
             message = str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))
             if refused.code in {"municipality", "scope_role"}:
                 form.municipality.errors = [message]
+            elif refused.code in {"provider", "provider_role", "two_scopes"}:
+                form.provider.errors = [message]
             else:
                 form.email.errors = [message]
         else:

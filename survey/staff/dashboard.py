@@ -49,12 +49,15 @@ F = TypeVar("F", bound=DashboardFilterForm)
 
 def _scoped(form_class: type[F]) -> tuple[DashboardQuery, F]:
     """The dashboard's choices from the query string, within the account's scope (a
-    municipality's account sees that municipality only), and the filter form showing them."""
+    municipality's or a provider's account sees that municipality or provider only), and the
+    filter form showing them."""
     form = from_request(form_class)
-    municipality = current_user.municipality
+    municipality, provider = current_user.municipality, current_user.provider
     if municipality:
-        form.limit_to_municipality()
-    return form.query(municipality), form
+        form.limit_to_scope("municipality")
+    if provider:
+        form.limit_to_scope("provider")
+    return form.query(municipality, provider), form
 
 
 def _query() -> tuple[DashboardQuery, DashboardFilterForm]:
@@ -113,6 +116,7 @@ def _export(fmt: str) -> tuple[bytes | str, str]:
     kind = f"{fmt} machine" if machine else fmt
     audit.record(get_session(), "export", object_type="report", object_id=f"{table} {kind}")
     scope = f"-{slug_of(query.municipality)}" if query.municipality else ""
+    scope += f"-{query.provider}" if query.provider else ""
     filename = f"ervaringswijzer-{table}-{query.publication.key}{scope}.{fmt}"
     if machine:
         return table_csv(rows, dims, columns), filename.replace(".csv", "-data.csv")
@@ -121,6 +125,8 @@ def _export(fmt: str) -> tuple[bytes | str, str]:
     period = query.publication.label("nl")
     if query.municipality:
         period = f"{period}, gemeente {query.municipality}"
+    if query.provider:
+        period = f"{period}, {current_user.provider_name}"
     return workbook(rows, dims, columns, _min_cell_size(), period=period), filename
 
 
@@ -191,16 +197,23 @@ def comments() -> str:
     db = get_session()
     form = from_request(CommentsFilterForm)
     period, group = form.publication, form.value("group")
-    shown = is_published(db, _min_cell_size(), period, group)
+    # A provider's account: its own families' comments, when its own count is published. Beside
+    # the region's list, the difference is the other providers' comments: their sum is 0 or at
+    # least k whenever both counts are shown (the line rule over the providers).
+    provider = current_user.provider
+    place = {"provider": provider} if provider else None
+    shown = is_published(db, _min_cell_size(), period, group, place)
     rows = []
     if shown:
-        where = quotes.QuoteFilter(group=group, start=period.start, end=period.end)
+        where = quotes.QuoteFilter(
+            group=group, start=period.start, end=period.end, provider=provider
+        )
         rows = quotes.comments(db, where, quotes_only=False, limit=COMMENT_LIMIT)
         audit.record(
             db,
             "view_comments",
             object_type="cohort",
-            object_id=f"{group} {period.key}",
+            object_id=f"{group} {period.key}" + (f" {provider}" if provider else ""),
             detail=f"{len(rows)} comments",
         )
     return render_template(

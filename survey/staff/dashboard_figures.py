@@ -56,16 +56,20 @@ class DashboardQuery:
     municipality: str | None = None
     """The scope of a municipality's account: every table holds that municipality only (never a
     choice in the form: it comes from the account)."""
+    provider: str | None = None
+    """The scope of a provider's account (its slug): every table holds that provider's families
+    only (never a choice in the form either)."""
 
     @property
     def where(self) -> dict[str, str]:
         """The scope as the queries take it (`survey.reporting.queries.Where`)."""
-        return {"municipality": self.municipality} if self.municipality else {}
+        scope = {"municipality": self.municipality, "provider": self.provider}
+        return {key: value for key, value in scope.items() if value}
 
     @property
     def region(self) -> DashboardQuery:
         """The same view for the whole region: the reference beside a scope's own figures."""
-        return replace(self, municipality=None)
+        return replace(self, municipality=None, provider=None)
 
     @property
     def period(self) -> Period:

@@ -22,6 +22,7 @@ from wtforms.validators import NumberRange, Optional
 
 from analysis.publication import GROUPS, PublicationPeriod
 from survey.enums import QuoteStatus
+from survey.reporting.dimensions import place_dimensions
 from survey.staff import dashboard_figures as figures
 from survey.staff.periods import period_options, periods
 
@@ -110,19 +111,23 @@ class DashboardFilterForm(PeriodFilterForm):
     grain = _select(_l("Trend per"), figures.TREND_GRAINS, figures.dimension_label, "quarter")
     measure = _select(_l("Trend of"), figures.MEASURES, figures.measure_label, "response_rate")
 
-    def query(self, municipality: str | None = None) -> figures.DashboardQuery:
-        """The dashboard view the form asks for, within `municipality` for an account scoped to
-        one (`limit_to_municipality` first).
+    def query(
+        self, municipality: str | None = None, provider: str | None = None
+    ) -> figures.DashboardQuery:
+        """The dashboard view the form asks for, within `municipality` or `provider` for an
+        account scoped to one (`limit_to_scope` first).
 
         One period grain at a time: a second dimension equal to the first, or a second period
-        grain (month × quarter), is dropped rather than shown as a cross-table. Within a
-        municipality one of team and care type at a time: with the municipality that makes two,
-        the most any published table holds.
+        grain (month × quarter), is dropped rather than shown as a cross-table. At most two of
+        team (or provider), municipality and care type, the scope included: the most any
+        published table holds (within a municipality: one of team and care type).
         """
         by, by2 = self.value("by"), self.value("by2") or None
         if by2 == by or (by2 in figures.PERIODS and by in figures.PERIODS):
             by2 = None
-        if municipality and by2 in figures.PLACES and by in figures.PLACES:
+        given = {"municipality": municipality, "provider": provider}
+        scope = [name for name, value in given.items() if value]
+        if by2 and len(place_dimensions([by, by2, *scope])) > 2:
             by2 = None
         query = figures.DashboardQuery(
             publication=self.publication,
@@ -131,19 +136,20 @@ class DashboardFilterForm(PeriodFilterForm):
             grain=self.value("grain"),
             measure=self.value("measure"),
             municipality=municipality,
+            provider=provider,
         )
         self.by2.data = query.by2 or ""  # the selects show what the page shows
         for name in ("by", "grain", "measure"):
             self[name].data = getattr(query, name)
         return query
 
-    def limit_to_municipality(self) -> Self:
-        """The form of an account scoped to a municipality: no breakdown by municipality (the
-        page holds one). Call before `query`."""
+    def limit_to_scope(self, dimension: str) -> Self:
+        """The form of an account scoped to a municipality or a provider (`dimension`): no
+        breakdown by it (the page holds one). Call before `query`."""
         for name in ("by", "by2"):
             field = self[name]
-            field.choices = [c for c in field.choices if c.value != "municipality"]
-            if field.data == "municipality":
+            field.choices = [c for c in field.choices if c.value != dimension]
+            if field.data == dimension:
                 field.data = field.default
         return self
 

@@ -58,6 +58,8 @@ class NewUserForm(FlaskForm):
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
     # "" is the whole region; the choices are the managed municipalities (set by the view).
     municipality = SelectField(_l("Sees figures of"), choices=[SelectChoice("", "")], default="")
+    # "" is every provider; the choices are the providers (set by the view).
+    provider = SelectField(_l("Works for"), choices=[SelectChoice("", "")], default="")
 
 
 class UserActionForm(FlaskForm):

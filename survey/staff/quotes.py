@@ -73,7 +73,9 @@ def _filter(
     k = current_app.config["MIN_CELL_SIZE"]
     chosen = [group] if group else list(GROUPS)
     db = get_session()
-    published = [g for g in chosen if is_published(db, k, period, g)]
+    provider = current_user.provider  # a provider's account: its own families' quotes only
+    place = {"provider": provider} if provider else None
+    published = [g for g in chosen if is_published(db, k, period, g, place)]
     hidden = [g for g in chosen if g not in published]
     if not published:
         return None, hidden
@@ -82,6 +84,7 @@ def _filter(
         group=published[0] if len(published) == 1 else None,
         start=period.start,
         end=period.end,
+        provider=provider,
     )
     return where, hidden
 
@@ -157,7 +160,12 @@ def decide(response_id: str) -> WerkzeugResponse | tuple[str, int]:
         return redirect(back)
     try:
         quotes.decide(
-            get_session(), response_id, form.action.data, current_user.user, text=form.text.data
+            get_session(),
+            response_id,
+            form.action.data,
+            current_user.user,
+            text=form.text.data,
+            provider=current_user.provider,
         )
     except quotes.DecisionError:
         abort(404)
@@ -192,7 +200,9 @@ def export(fmt: str) -> Response:
     if fmt not in DOWNLOADS:
         abort(404)
     db = get_session()
-    approved = quotes.approved(db, current_app.config["MIN_CELL_SIZE"])
+    approved = quotes.approved(
+        db, current_app.config["MIN_CELL_SIZE"], provider=current_user.provider
+    )
     body = quote_exports.QUOTE_FORMATS[fmt](approved)
     audit.record(db, "export", object_type="quotes", object_id=fmt)
     mimetype, filename = DOWNLOADS[fmt]
