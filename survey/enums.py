@@ -27,15 +27,6 @@ class ScopedRole(StrEnum):
     VIEWER = "viewer"
 
 
-class ProviderRole(StrEnum):
-    """The roles a provider's account may have: its own figures, comments and quotes, never the
-    administration of the installation."""
-
-    QUALITY = "quality"
-    COMMUNICATIONS = "communications"
-    VIEWER = "viewer"
-
-
 class Group(StrEnum):
     """Who is asked: the youth (12 or older) or the parents."""
 

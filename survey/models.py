@@ -37,7 +37,6 @@ from survey.enums import (
     Language,
     MessageKind,
     MessageStatus,
-    ProviderRole,
     QuoteStatus,
     Role,
     ScopedRole,
@@ -227,10 +226,6 @@ class StaffUser(Base):
         # A municipality sees aggregates only: never the roles that read free text or administer.
         CheckConstraint(
             f"municipality_id IS NULL OR {one_of('role', ScopedRole)}", name="scope_role"
-        ),
-        # A provider's staff never administer the installation.
-        CheckConstraint(
-            f"provider_id IS NULL OR {one_of('role', ProviderRole)}", name="provider_role"
         ),
         CheckConstraint("municipality_id IS NULL OR provider_id IS NULL", name="one_scope"),
     )

@@ -85,7 +85,7 @@ def check_every_scope_has_a_demo_account(db) -> None:
     }
     regional = {(role, None, None) for role in ("admin", "quality", "communications", "viewer")}
     municipal = {(role, "Soest", None) for role in ("viewer", "quality")}
-    provider = {(role, None, "kompas") for role in ("viewer", "quality", "communications")}
+    provider = {(role, None, "kompas") for role in ("viewer", "quality", "communications", "admin")}
     assert scopes == regional | municipal | provider
 
 

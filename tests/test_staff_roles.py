@@ -4,10 +4,11 @@ permission table says.
 The route × role × scope matrix is generated from the app's url_map and
 `survey.accounts.permissions`, so a new /staff route without a rule fails here, and a change in
 the table changes what is expected. The kinds of account: anonymous, each role for the whole
-region, the two roles a municipality's account may have ("viewer@Soest") and the three a
-provider's account may have ("quality+kompas"). The matrix's one comment is another provider's
-(MetMaya's): a Kompas account that asks for it by URL gets a 404, never the comment. Requests go
-through `tests.staff_helpers` (a fresh application context per request).
+region, the two roles a municipality's account may have ("viewer@Soest") and each role of a
+provider's account ("quality+kompas"; its admin only reads its own staff's audit log). The
+matrix's one comment is another provider's (MetMaya's): a Kompas account that asks for it by URL
+gets a 404, never the comment. Requests go through `tests.staff_helpers` (a fresh application
+context per request).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import create_engine
 
 from survey.accounts.permissions import PUBLIC, RULES, allowed
 from survey.db import Base
-from survey.enums import ProviderRole, Role, ScopedRole
+from survey.enums import Role, ScopedRole
 from survey.models import Provider, StaffUser
 from survey.region.operations import add_municipality
 from survey.web.limits import limiter
@@ -54,7 +55,7 @@ ROLES = (
     "communications",
     "admin",
     *(f"{role}{SCOPED}" for role in ScopedRole),
-    *(f"{role}{PROVIDER}" for role in ProviderRole),
+    *(f"{role}{PROVIDER}" for role in Role),
 )
 FORBIDDEN_TEXT = ("Geen toegang", "No access")
 GENERIC_400_TEXT = "Er ging iets mis met het verzoek"
@@ -127,7 +128,7 @@ def matrix(matrix_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
             accounts[f"{role}{SCOPED}"] = make_staff(db, role, municipality="Soest")
         db.add(Provider(slug="kompas", name="Jeugdzorg Kompas"))
         db.commit()
-        for role in ProviderRole:
+        for role in Role:
             accounts[f"{role}{PROVIDER}"] = make_staff(db, role, provider="kompas")
         target = make_staff(db, "viewer")[0]
         comment = make_comment(db, "Fijne hulp, dank jullie wel.")

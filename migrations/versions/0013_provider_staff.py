@@ -5,8 +5,9 @@ Revises: 0012
 Create Date: 2026-12-07 18:00:00
 
 Every existing account keeps its scope (regional, or one municipality). An account scoped to a
-provider can be a viewer, quality or communications account, never an admin; no account has two
-scopes. The database refuses anything else, whatever writes the row.
+provider may have any role (what a provider's admin may do is limited by the app: its own
+provider's audit log, no accounts or imports); no account has two scopes — the database refuses
+that, whatever writes the row.
 """
 
 import sqlalchemy as sa
@@ -26,10 +27,6 @@ def upgrade() -> None:
         )
         batch.create_index(batch.f("ix_staff_user_provider_id"), ["provider_id"])
         batch.create_check_constraint(
-            batch.f("ck_staff_user_provider_role"),
-            "provider_id IS NULL OR role IN ('quality', 'communications', 'viewer')",
-        )
-        batch.create_check_constraint(
             batch.f("ck_staff_user_one_scope"), "municipality_id IS NULL OR provider_id IS NULL"
         )
 
@@ -37,7 +34,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("staff_user") as batch:
         batch.drop_constraint(batch.f("ck_staff_user_one_scope"), type_="check")
-        batch.drop_constraint(batch.f("ck_staff_user_provider_role"), type_="check")
         batch.drop_index(batch.f("ix_staff_user_provider_id"))
         batch.drop_constraint(batch.f("fk_staff_user_provider_id_provider"), type_="foreignkey")
         batch.drop_column("provider_id")

@@ -27,7 +27,7 @@ users_group = click.Group("users", help="Staff accounts.")
 @click.option(
     "--provider",
     metavar="SLUG",
-    help="Limit the account to this provider's families (viewer, quality or communications).",
+    help="Limit the account to this provider's families (an admin: also its staff's audit log).",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
@@ -68,8 +68,6 @@ def users_create(
             "(ervaringswijzer municipalities list)",
             "scope_role": "a municipality's account can only be a viewer or a quality account",
             "provider": f"{provider!r} is not a provider (ervaringswijzer providers list)",
-            "provider_role": "a provider's account can be a viewer, quality or communications "
-            "account, not an admin",
             "two_scopes": "give --municipality or --provider, not both",
         }
         click.echo(f"Account refused: {reasons.get(refused.code, refused.code)}.", err=True)

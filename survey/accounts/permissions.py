@@ -37,12 +37,14 @@ _AGGREGATE_PAGES = frozenset(
 )
 # A municipality's account: also its startfoto (every provider together).
 MUNICIPALITY_PAGES = _AGGREGATE_PAGES | {"dashboard.startfoto"}
-# A provider's account: also its own families' comments and quotes.
+# A provider's account: also its own families' comments and quotes, and for its admin the audit
+# log of its own staff (never accounts, imports, sending or a comment's original text).
 PROVIDER_PAGES = _AGGREGATE_PAGES | {
     "dashboard.comments",
     "quotes.queue",
     "quotes.decide",
     "quotes.export",
+    "admin.audit_log",
 }
 
 RULES: dict[str, frozenset[str]] = {

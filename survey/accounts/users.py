@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from survey.accounts import audit
 from survey.accounts.passwords import check_policy, hash_password, needs_rehash, verify_password
-from survey.enums import ProviderRole, Role, ScopedRole
+from survey.enums import Role, ScopedRole
 from survey.models import Provider, StaffSession, StaffUser, utcnow
 from survey.region.operations import find_municipality
 
@@ -62,9 +62,9 @@ def create_user(
 
     `municipality` limits the account to that municipality's aggregates (only the roles of
     `ScopedRole`: AccountError("scope_role"); an unknown name: AccountError("municipality"));
-    `provider` (a slug) limits it to that provider's families: figures, comments and quotes
-    (the roles of `ProviderRole`: AccountError("provider_role"); unknown: AccountError(
-    "provider"); with a municipality too: AccountError("two_scopes")). Without either the
+    `provider` (a slug) limits it to that provider's families: figures, comments, quotes and,
+    for its admin, the audit log of its staff (unknown: AccountError("provider"); with a
+    municipality too: AccountError("two_scopes")). Without either the
     account is regional. `via` names where it was done when that is not a
     signed-in admin's request ("command line"); the audit event is the same from every door.
     The caller commits: the account and its audit event go in together (the demo creates
@@ -80,8 +80,6 @@ def create_user(
         owner = session.scalar(select(Provider).where(Provider.slug == provider))
         if owner is None:
             raise AccountError("provider")
-        if role not in tuple(ProviderRole):
-            raise AccountError("provider_role")
     if municipality is not None:
         scope = find_municipality(session, municipality)
         if scope is None:
@@ -129,8 +127,7 @@ def update_user(
     colleague is signed out at once. Raises AccountError("self") when an admin would change
     their own role or deactivate themselves (nobody can lock the last door from inside), and
     AccountError("action") or AccountError("role") for values outside the fixed sets, and
-    AccountError("scope_role") / AccountError("provider_role") for a role a municipality's or a
-    provider's account cannot have. The
+    AccountError("scope_role") for a role a municipality's account cannot have. The
     caller commits.
     """
     if action not in USER_ACTIONS:
@@ -142,8 +139,6 @@ def update_user(
             raise AccountError("role")
         if user.municipality_id is not None and role not in tuple(ScopedRole):
             raise AccountError("scope_role")
-        if user.provider_id is not None and role not in tuple(ProviderRole):
-            raise AccountError("provider_role")
         user.role = role
     elif action in {"deactivate", "activate"}:
         user.active = action == "activate"

@@ -114,6 +114,7 @@ DEMO_SCOPED_STAFF: dict[str, tuple[Role, dict[str, str]]] = {
     "kijker-kompas@example.org": (Role.VIEWER, {"provider": "kompas"}),
     "kwaliteit-kompas@example.org": (Role.QUALITY, {"provider": "kompas"}),
     "communicatie-kompas@example.org": (Role.COMMUNICATIONS, {"provider": "kompas"}),
+    "beheer-kompas@example.org": (Role.ADMIN, {"provider": "kompas"}),
 }
 
 

@@ -14,7 +14,7 @@ from survey.cli_types import TODAY, as_date, write_output
 from survey.db import get_session
 from survey.models import Provider
 from survey.region.operations import find_municipality
-from survey.reporting.cohorts import cohort_rows, report_rows
+from survey.reporting.cohorts import cohort_rows, report_rows, with_provider_names
 from survey.reporting.dimensions import Period, ReportError, parse_dimensions, place_dimensions
 from survey.reporting.exports import EXPORT_COLUMNS, render_report
 from survey.reporting.publication import resolve_period
@@ -79,6 +79,7 @@ def report_command(
     if fmt in ("csv-nl", "xlsx"):
         # Every figure and every margin, as the web's download of the same breakdown.
         rows = cohort_rows(get_session(), dims, period, k, margins=True, where=where)
+        rows = with_provider_names(get_session(), rows)
         if fmt == "xlsx":
             label = chosen.label("nl") + "".join(
                 f", {word} {where[key]}"
@@ -91,6 +92,8 @@ def report_command(
         write_output(body, output)
         return
     rows = report_rows(get_session(), dims, period, k, where=where)
+    if fmt in ("table", "md"):  # for people: providers by name (json and csv keep the slug)
+        rows = with_provider_names(get_session(), rows)
     text = render_report(rows, dims, fmt, k)
     write_output(text if fmt == "csv" else text + "\n", output)
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.disclosure import TOTAL
 from analysis.formatting import to_records
 from analysis.publication import PeriodError
 from survey.enums import Group
+from survey.models import Provider
 from survey.reporting.dimensions import (
     DIMENSIONS,
     PERIOD_GRAINS,
@@ -243,6 +245,15 @@ def report_rows(
     columns = [*dims, *REPORT_COLUMNS]
     rows = cohort_rows(session, dims, period, min_cell_size, where=where)
     return [{column: row[column] for column in columns} for row in rows]
+
+
+def with_provider_names(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` for people: each provider by its name instead of its slug (the machine formats
+    keep the slug)."""
+    if not rows or "provider" not in rows[0]:
+        return rows
+    names = {slug: name for slug, name in session.execute(select(Provider.slug, Provider.name))}
+    return [{**row, "provider": names.get(row["provider"], row["provider"])} for row in rows]
 
 
 def beside(rows: list[dict[str, Any]], region: list[dict[str, Any]], dims: Sequence[str]) -> None:

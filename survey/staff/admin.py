@@ -38,7 +38,6 @@ ACCOUNT_MESSAGES = {
     "municipality": _l("Choose one of the municipalities."),
     "scope_role": _l("A municipality's account can only be a viewer or a quality account."),
     "provider": _l("Choose one of the providers."),
-    "provider_role": _l("A provider's account cannot be an admin account."),
     "two_scopes": _l("Choose a municipality or a provider, not both."),
 }
 
@@ -150,7 +149,7 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
             message = str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))
             if refused.code in {"municipality", "scope_role"}:
                 form.municipality.errors = [message]
-            elif refused.code in {"provider", "provider_role", "two_scopes"}:
+            elif refused.code in {"provider", "two_scopes"}:
                 form.provider.errors = [message]
             else:
                 form.email.errors = [message]
@@ -193,13 +192,19 @@ def update_user(user_id: int) -> WerkzeugResponse:
 
 @admin_bp.route("/audit")
 def audit_log() -> str:
-    """The audit log, newest first, 50 per page."""
+    """The audit log, newest first, 50 per page; a provider's admin reads what its own staff
+    did (events of the installation and of other providers' staff are not theirs)."""
     page = max(request.args.get("page", 1, type=int), 1)
+    query = select(AuditEvent)
+    if current_user.provider:
+        own_staff = select(StaffUser.id).where(
+            StaffUser.provider_id == current_user.user.provider_id
+        )
+        query = query.where(AuditEvent.actor_id.in_(own_staff))
     events = (
         get_session()
         .scalars(
-            select(AuditEvent)
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
             .offset((page - 1) * AUDIT_PAGE_SIZE)
             .limit(AUDIT_PAGE_SIZE + 1)
         )

@@ -19,6 +19,7 @@ from survey.db import get_session
 from survey.infoblad.startfoto import STARTFOTO_FORMATS, build_startfoto
 from survey.quotes import operations as quotes
 from survey.region.operations import find_municipality, slug_of
+from survey.reporting.cohorts import with_provider_names
 from survey.reporting.exports import EXPORT_COLUMNS, REPRESENTATION_COLUMNS, table_csv
 from survey.reporting.publication import is_published
 from survey.reporting.spreadsheets import people_csv, workbook
@@ -120,6 +121,7 @@ def _export(fmt: str) -> tuple[bytes | str, str]:
     filename = f"ervaringswijzer-{table}-{query.publication.key}{scope}.{fmt}"
     if machine:
         return table_csv(rows, dims, columns), filename.replace(".csv", "-data.csv")
+    rows = with_provider_names(get_session(), rows)  # for people: by name
     if fmt == "csv":
         return people_csv(rows, dims, columns), filename
     period = query.publication.label("nl")
