@@ -140,20 +140,22 @@ def test_nothing_shown_or_k_of_one_gives_nothing_away():
 
 # --- the product's pattern -------------------------------------------------------------------
 
-
-@settings(
-    max_examples=60,
-    deadline=None,
+RANDOM_YEARS = {
+    "deadline": None,
     # A seed shrunk to a smaller seed is no simpler year; report the first leak as found.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-@given(
-    st.integers(0, 10_000),
-    st.floats(0.3, 4.0),
-    st.integers(2, 6),
-    st.sampled_from(SHAPES),
-)
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate],
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
+}
+"""The hypothesis settings of a search over random years (seed, rate, k, shape)."""
+
+
+def random_years(shapes) -> tuple:
+    """The strategies of a random year: its seed, rate of answers, k and shape."""
+    return st.integers(0, 10_000), st.floats(0.3, 4.0), st.integers(2, 6), st.sampled_from(shapes)
+
+
+@settings(max_examples=60, **RANDOM_YEARS)
+@given(*random_years(SHAPES))
 def test_no_small_set_of_families_follows_from_a_random_year(seed, rate, k, shape):
     assume(every_level_used(seed, rate, shape))
     found = leak(seed, rate, k, shape)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings
 
 from analysis.audit import small_set_derivable
 from analysis.disclosure import TOTAL
 from analysis.publication import PublicationPeriod, build_lattice, exact_derivable, lines
-from tests.test_group_disclosure import every_level_used
+from tests.test_group_disclosure import RANDOM_YEARS, every_level_used, random_years
 from tests.test_publication import pair_leaves, random_year
 
 TEAMS = ["A1", "A2", "B1", "C1"]
@@ -107,18 +106,8 @@ def test_no_hidden_node_follows_with_three_providers(seed):
     assert exact_derivable(leaves, lattice)[0] == []
 
 
-@settings(
-    max_examples=20,  # beside the fixed years of the tests above
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-@given(
-    st.integers(0, 10_000),
-    st.floats(0.3, 4.0),
-    st.integers(2, 6),
-    st.sampled_from(SHAPES),
-)
+@settings(max_examples=20, **RANDOM_YEARS)  # beside the fixed years of the tests above
+@given(*random_years(SHAPES))
 def test_no_small_set_of_families_follows_across_providers(seed, rate, k, shape):
     assume(every_level_used(seed, rate, shape))
     leaves, lattice = provider_year(seed, rate, k, shape)

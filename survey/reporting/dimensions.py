@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.sql.expression import ColumnElement
 
-from analysis.publication import PeriodError, PublicationPeriod
+from analysis.publication import PROVIDER, PeriodError, PublicationPeriod
 from survey.cells import CELL_DIMENSIONS
 from survey.cells.measures import PERIOD_START
 from survey.models import Episode, Invitation, Response
@@ -23,10 +23,10 @@ from survey.models import Episode, Invitation, Response
 DIMENSIONS = (
     "group", "month", "quarter", "year", "provider", "team", "municipality", "care_type",
 )  # fmt: skip
-PROVIDER = "provider"
-"""The provider of a trajectory: its slug in rows and filters (`providers list`). A provider is
-the sum of its teams (a team is one provider's), so beside a team it adds no breakdown; without
-one it takes the team's place among the two place dimensions a table may have."""
+# PROVIDER: the provider of a trajectory, its slug in rows and filters (`providers list`). A
+# provider is the sum of its teams (a team is one provider's), so beside a team it adds no
+# breakdown; without one it takes the team's place among the two place dimensions a table may
+# have (the team axis of `analysis.publication`).
 
 
 def place_dimensions(names: Sequence[str]) -> list[str]:
