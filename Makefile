@@ -37,8 +37,19 @@ run: install
 	$(BIN)/ervaringswijzer demo --if-empty
 	exec $(BIN)/ervaringswijzer run --host $(HOST) --port $(PORT)
 
-test: install
-	$(BIN)/python -m pytest --durations=30
+# The suite runs on both cores (pytest-xdist; a module's tests stay on one worker, so its shared
+# fixtures are built once). The single sign-on tests need a real OpenID Connect provider: the
+# `oidc-provider` package from npm (tests/oidc), installed here when npm is there.
+test: install oidc-provider
+	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=30
+
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
+.PHONY: oidc-provider
+oidc-provider:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ "$(OIDC_PROVIDER)" -nt tests/oidc/package-lock.json ] || \
+		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the single sign-on tests will be skipped"; fi
 
 # Benchmarks against the limits (issue 8): ratios to a baseline measured in the same run, written
 # to bench/results.json. The full size fills a million responses per backend and takes long.
@@ -90,4 +101,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/oidc/node_modules

@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # here, not at the top: keeps `import survey` cheap (survey.paths etc. need nothing from
     # it), and survey.cli imports create_app from this package (import cycle).
     from survey import cli, db, staff
+    from survey.accounts.secrets import make_cipher
     from survey.answers.questionnaires import load_questionnaires
     from survey.config import app_settings, check_config, production_settings
     from survey.respond import bp as respond_bp
@@ -41,6 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(app_settings(app.instance_path, config))
     check_config(app.config)
     app.config["PRODUCTION"] = production_settings(app.config)
+    # Before a missing SECRET_KEY gets its per-process stand-in: without MFA_ENCRYPTION_KEY a
+    # development or demo installation keeps one derived key across restarts.
+    app.extensions["mfa_cipher"] = make_cipher(app.config)
     if not app.config.get("SECRET_KEY"):
         # Only reachable in debug, demo or testing (check_config): a per-process random key.
         app.config["SECRET_KEY"] = secrets.token_hex(32)

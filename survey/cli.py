@@ -26,7 +26,6 @@ from flask.cli import (
 )
 
 from survey import create_app
-from survey.accounts.cli import users_group
 from survey.config import ConfigError
 from survey.db import dispose_engines
 from survey.demo.cli import demo_command
@@ -37,6 +36,7 @@ from survey.quotes.cli import quotes_group
 from survey.region.cli import municipalities_group, providers_group
 from survey.reporting.cli import report_command
 from survey.retention.cli import purge_command
+from survey.users_cli import users_group
 from survey.web.health import Status, format_checks, run_checks
 
 # -- db ---------------------------------------------------------------------------------------
@@ -51,7 +51,9 @@ def db_upgrade(revision: str) -> None:
     """Create or upgrade the database schema."""
     from survey.migrate import upgrade  # heavy (alembic, ~0.1 s): only for `db upgrade`
 
-    upgrade(current_app.config["DATABASE_URL"], revision, current_app.config["PROVIDER_NAME"])
+    config = current_app.config
+    cipher = current_app.extensions["mfa_cipher"]
+    upgrade(config["DATABASE_URL"], revision, config["PROVIDER_NAME"], mfa_cipher=cipher)
     click.echo(f"Database is at revision {revision}.")
 
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from flask.helpers import get_debug_flag
 
+from survey.accounts.secrets import NEW_KEY, configured_keys, key_problem
+
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -106,6 +108,15 @@ def load_config(instance_path: str | Path, env: Mapping[str, str] | None = None)
         "SESSION_COOKIE_NAME": "ervaringswijzer_session",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REQUIRE_MFA": _flag(env, "REQUIRE_MFA", default=True),
+        # Fernet keys (comma-separated, the first seals) for second-factor secrets at rest
+        # (survey.accounts.secrets); required in production.
+        "MFA_ENCRYPTION_KEY": env.get("MFA_ENCRYPTION_KEY") or None,
+        # Single sign-on with the organisation's OpenID Connect provider (survey.staff.sso);
+        # PASSWORD_LOGIN=0 leaves only that.
+        "OIDC_ISSUER": (env.get("OIDC_ISSUER") or "").rstrip("/") or None,
+        "OIDC_CLIENT_ID": env.get("OIDC_CLIENT_ID") or None,
+        "OIDC_CLIENT_SECRET": env.get("OIDC_CLIENT_SECRET") or None,
+        "PASSWORD_LOGIN": _flag(env, "PASSWORD_LOGIN", default=True),
     }
 
 
@@ -175,6 +186,43 @@ def check_config(config: Mapping[str, Any]) -> None:
         )
     check_web_workers(config.get("WEB_CONCURRENCY", 1), config.get("RATELIMIT_STORAGE_URI", ""))
     _check_smtp(config)
+    _check_mfa_key(config)
+    _check_sso(config, relaxed)
+
+
+def _check_sso(config: Mapping[str, Any], relaxed: bool) -> None:
+    """Single sign-on settings that would leave nobody able to sign in, or send the client
+    secret in clear."""
+    issuer = config.get("OIDC_ISSUER")
+    if issuer and not (config.get("OIDC_CLIENT_ID") and config.get("OIDC_CLIENT_SECRET")):
+        raise ConfigError(
+            "OIDC_ISSUER is set without OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: register the app "
+            "with the organisation's identity provider and set both."
+        )
+    if not config.get("PASSWORD_LOGIN", True) and not issuer:
+        raise ConfigError(
+            "PASSWORD_LOGIN=0 turns off signing in with a password, but OIDC_ISSUER is not set: "
+            "nobody could sign in. Set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET."
+        )
+    if issuer and not relaxed and not issuer.startswith("https://") and not _loopback(issuer):
+        raise ConfigError(
+            f"OIDC_ISSUER is {issuer!r}: the client secret and the tokens would travel in clear "
+            "text. Use the provider's https address."
+        )
+
+
+def _check_mfa_key(config: Mapping[str, Any]) -> None:
+    """Second-factor secrets are sealed with MFA_ENCRYPTION_KEY: well-formed keys, and in
+    production a key of its own (not one derived from SECRET_KEY)."""
+    problem = key_problem(config)
+    if problem:
+        raise ConfigError(problem)
+    if production_settings(config) and not configured_keys(config):
+        raise ConfigError(
+            "MFA_ENCRYPTION_KEY is not set: the second-factor secrets of staff accounts are "
+            f"encrypted with it. Make a key with {NEW_KEY} and keep it apart from the database "
+            "backups."
+        )
 
 
 def _check_demo(config: Mapping[str, Any]) -> None:

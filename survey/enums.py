@@ -81,3 +81,11 @@ def one_of(column: str, values: type[StrEnum], *, nullable: bool = False) -> str
     listed = ", ".join(f"'{member.value}'" for member in values)
     check = f"{column} IN ({listed})"
     return f"{column} IS NULL OR {check}" if nullable else check
+
+
+class LinkPurpose(StrEnum):
+    """What a one-time account link sent to a staff member's address is for."""
+
+    INVITATION = "invitation"
+    RESET = "reset"
+    SECOND_FACTOR = "second_factor"

@@ -35,6 +35,7 @@ from survey.db import Base
 from survey.enums import (
     Group,
     Language,
+    LinkPurpose,
     MessageKind,
     MessageStatus,
     QuoteStatus,
@@ -208,7 +209,11 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Sealed with MFA_ENCRYPTION_KEY (survey.accounts.secrets): the database alone tells no
+    # secret. `totp_pending` is the secret being set up until its first code proves it.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_pending: Mapped[str | None] = mapped_column(String(255))
+    totp_pending_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The last TOTP time step used: a code is accepted once (no replay).
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -248,6 +253,27 @@ class StaffSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[StaffUser] = relationship()
+
+
+class AccountLink(Base):
+    """A one-time link mailed to a staff member (survey.accounts.links): an invitation, a
+    password reset or setting up a second factor. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "account_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[StaffUser] = relationship()
+
+    __table_args__ = (CheckConstraint(one_of("purpose", LinkPurpose), name="purpose"),)
 
 
 class AuditEvent(Base):

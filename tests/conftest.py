@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
@@ -29,8 +30,16 @@ from survey.web.limits import limiter
 # Fixtures that several test modules share, kept in the helper module of their subject.
 pytest_plugins = ("tests.fuzzing", "tests.mailroom", "tests.purge_region")
 
+# The suite runs on both cores (pytest-xdist): a search's speed depends on what the other worker
+# does, so no example has a deadline and slow data generation is no failure.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
+
 BACKENDS = ["sqlite", "postgresql"]
 PUBLIC_BASE_URL = "https://ervaringswijzer.test"
+TEST_SECRET_KEY = "test-secret-key"
+# A Fernet key for the tests that run production settings (MFA_ENCRYPTION_KEY is required there).
+TEST_MFA_KEY = "Wasg3PqlFBxP9PXYJ66lct1_4L2cEGlcQiLmYAwLUN4="
 
 
 def service_missing(reason: str) -> None:
@@ -132,7 +141,7 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides: object) -> Fla
     """An app configured for tests; `overrides` win."""
     config = {
         "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "MAIL_FILE_DIR": str(tmp_path / "outbox"),

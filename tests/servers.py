@@ -57,9 +57,10 @@ def smtp_server(
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve `app` with a threaded WSGI server on a free port; yields its base URL."""
-    port = free_port()
+def live_server(app: Flask, port: int | None = None) -> Iterator[str]:
+    """Serve `app` with a threaded WSGI server on `port` (default: a free one); yields its base
+    URL."""
+    port = port or free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

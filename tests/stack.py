@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
+from tests.conftest import TEST_MFA_KEY
 from tests.servers import free_port
 from tests.stack_files import GUNICORN_CONF, nginx_main_config, render_nginx_site, stack_environment
 from tests.stack_services import (
@@ -172,6 +173,7 @@ def production_stack(folder: Path) -> Iterator[Stack]:
             wheel.environ(),
             {
                 "SECRET_KEY": secrets.token_hex(32),
+                "MFA_ENCRYPTION_KEY": TEST_MFA_KEY,
                 # Two families answer on this stack: with the default of 5 their group's figures,
                 # and so its quotes, would rightly stay hidden (docs/threat-model.md). The stack
                 # tests the topology, the disclosure control has its own tests.

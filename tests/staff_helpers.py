@@ -19,12 +19,15 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
 from argon2 import PasswordHasher
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -32,11 +35,12 @@ from werkzeug.test import TestResponse
 
 from survey import create_app
 from survey.accounts import passwords
+from survey.accounts.secrets import make_cipher, seal
 from survey.accounts.users import TOTP_STEP_SECONDS, new_totp_secret
 from survey.accounts.users import create_user as create_staff_user
 from survey.db import get_session
 from survey.models import AuditEvent, StaffUser
-from tests.conftest import PUBLIC_BASE_URL
+from tests.conftest import PUBLIC_BASE_URL, TEST_SECRET_KEY
 from tests.pages import csrf_token, soup
 
 DEFAULT_PASSWORD = "lange wandeling langs de Eem 2024"
@@ -45,6 +49,7 @@ MFA_URL = "/staff/mfa"
 HOME_URL = "/staff/"
 
 _numbers = itertools.count(1)
+TEST_CIPHER = make_cipher({"SECRET_KEY": TEST_SECRET_KEY})
 
 
 class SignInFailed(AssertionError):
@@ -75,7 +80,7 @@ def make_staff(
         db, email, role, password, municipality=municipality, provider=provider
     )
     secret = new_totp_secret() if with_totp else None
-    user.totp_secret = secret
+    user.totp_secret = seal_for_tests(secret) if secret else None
     user.active = active
     # The account is the test's set-up, not an action under test: its audit event goes, so
     # that tests of the audit log see only what they do themselves.
@@ -86,6 +91,13 @@ def make_staff(
     )
     db.commit()
     return user, password, secret
+
+
+def seal_for_tests(secret: str) -> str:
+    """`secret` sealed as the app under test seals it: with its cipher inside an application
+    context, else with the cipher of `make_test_app`'s settings (SECRET_KEY only)."""
+    cipher = current_app.extensions["mfa_cipher"] if has_app_context() else TEST_CIPHER
+    return seal(secret, cipher)
 
 
 def totp_code(secret: str, step: int | None = None) -> str:
@@ -120,6 +132,34 @@ def fresh_code(client: FlaskClient, email: str, secret: str) -> str:
         user.totp_last_step = None
         db.commit()
         return totp_code(secret, step)
+
+
+def mailed_links(app: Flask, email: str) -> list[str]:
+    """The account links mailed to `email` (as `.eml` files in MAIL_FILE_DIR), oldest first."""
+    folder = Path(app.config["MAIL_FILE_DIR"])
+    found = []
+    for path in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if str(message["To"]).lower() != email.lower():
+            continue
+        body = message.get_body(preferencelist=("plain",))
+        found += re.findall(r"https?://\S+/staff/link/[A-Za-z0-9_-]+", body.get_content())
+    return list(dict.fromkeys(found))  # each message names its link in Dutch and in English
+
+
+def follow_link(client: FlaskClient, link: str) -> TestResponse:
+    """Open a mailed link as a browser does (its path on the test client)."""
+    return get(client, urlsplit(link).path)
+
+
+def enrolment_page(client: FlaskClient, email: str, password: str) -> str:
+    """The authenticator set-up page of an account without one, reached as its owner does: the
+    password, the link mailed to the account's address, the password again."""
+    assert submit_password(client, email, password).status_code == 302
+    assert '<code class="secret">' not in get(client, MFA_URL).get_data(as_text=True)
+    follow_link(client, mailed_links(client.application, email)[-1])
+    assert submit_password(client, email, password).headers["Location"].endswith(MFA_URL)
+    return get(client, MFA_URL).get_data(as_text=True)
 
 
 def enrolment_secret(page: str) -> str:
@@ -175,7 +215,8 @@ def sign_in(
     """Sign `client` in through the real pages and return it; raise SignInFailed if refused.
 
     With `secret` the second step uses a code computed from it. Without one, an account that
-    has no authenticator yet is enrolled with the key shown on the set-up page; an account that
+    has no authenticator yet is enrolled as its owner does it: the password, the link mailed to
+    the account's address, the password again, the key shown on the set-up page; an account that
     has one cannot be signed in (SignInFailed). With REQUIRE_MFA off there is no second step.
     """
     answer = submit_password(client, email, password)
@@ -184,9 +225,12 @@ def sign_in(
         raise SignInFailed(f"password step answered {answer.status_code}")
     if location.endswith(MFA_URL):
         if secret is None:
-            page = get(client, MFA_URL).get_data(as_text=True)
-            if '<code class="secret">' not in page:
+            get(client, MFA_URL)  # mails the set-up link to an account without a second factor
+            if not mailed_links(client.application, email):
                 raise SignInFailed("the account has a second factor; pass its secret")
+            follow_link(client, mailed_links(client.application, email)[-1])
+            submit_password(client, email, password)
+            page = get(client, MFA_URL).get_data(as_text=True)
             secret = enrolment_secret(page)
         answer = submit_code(client, fresh_code(client, email, secret))
         location = answer.headers.get("Location", "")

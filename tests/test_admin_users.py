@@ -25,13 +25,20 @@ from tests.staff_helpers import (
     HOME_URL,
     MFA_URL,
     database,
+    enrolment_page,
+    enrolment_secret,
     fast_hashing,  # noqa: F401  (the fixture)
+    follow_link,
     get,
     login_redirect,
+    mailed_links,
     make_staff,
+    post_form,
     sign_in,
     signed_in_client,
+    submit_code,
     submit_password,
+    totp_code,
 )
 
 PRODUCTION_HASHER = passwords._hasher  # before `fast_hashing` swaps it
@@ -39,17 +46,28 @@ PRODUCTION_HASHER = passwords._hasher  # before `fast_hashing` swaps it
 
 def test_admin_creates_an_account_that_can_sign_in(app: Flask) -> None:
     admin = _admin(app)
-    answer = new_account(admin, "Nieuw.Lid@Example.org", STRONG_PASSWORD)
+    answer = new_account(admin, "Nieuw.Lid@Example.org")
     assert answer.status_code == 302
     with database(app) as db:
         user = db.scalars(select(StaffUser).where(StaffUser.email == "nieuw.lid@example.org")).one()
         assert (user.role, user.active, user.totp_secret) == ("quality", True, None)
-        assert user.password_hash.startswith("$argon2id$")
+        assert user.password_hash.startswith("$argon2id$")  # a hash of nothing anyone knows
     assert "nieuw.lid@example.org" in get(admin, "/staff/admin/users").text
     created = [event for event in audit_events(app) if event.action == "user created"]
     assert [(event.object_type, event.object_id) for event in created] == [("user", str(user.id))]
-    # The first sign-in enrols the authenticator app.
-    sign_in(app.test_client(), "nieuw.lid@example.org", STRONG_PASSWORD)
+    # The invitation mailed to the address: the colleague chooses the password, then enrols.
+    [link] = mailed_links(app, "nieuw.lid@example.org")
+    colleague = app.test_client()
+    follow_link(colleague, link)
+    chosen = post_form(
+        colleague,
+        "/staff/account/password",
+        {"new": STRONG_PASSWORD, "repeat": STRONG_PASSWORD},
+    )
+    assert chosen.headers["Location"].endswith(MFA_URL)
+    secret = enrolment_secret(get(colleague, MFA_URL).text)
+    assert submit_code(colleague, totp_code(secret)).headers["Location"].endswith(HOME_URL)
+    sign_in(app.test_client(), "nieuw.lid@example.org", STRONG_PASSWORD, secret)
 
 
 @pytest.mark.parametrize(
@@ -63,16 +81,21 @@ def test_admin_creates_an_account_that_can_sign_in(app: Flask) -> None:
 )
 def test_weak_password_is_refused_next_to_the_field(app: Flask, password: str, message: str):
     admin = _admin(app)
-    answer = new_account(admin, "nieuw@example.org", password)
+    assert new_account(admin, "nieuw@example.org").status_code == 302
+    colleague = app.test_client()
+    follow_link(colleague, mailed_links(app, "nieuw@example.org")[0])
+    data = {"new": password, "repeat": password}
+    answer = post_form(colleague, "/staff/account/password", data)
     assert answer.status_code == 400
-    assert field_error(answer.text, "password") == f"Fout: {message}"
-    with database(app) as db:
-        assert db.scalar(select(func.count(StaffUser.id))) == 1
+    assert field_error(answer.text, "new") == f"Fout: {message}"
+    # Nothing was used up: the right password still goes through.
+    strong = {"new": STRONG_PASSWORD, "repeat": STRONG_PASSWORD}
+    assert post_form(colleague, "/staff/account/password", strong).status_code == 302
 
 
 def test_duplicate_email_is_refused_next_to_the_field(app: Flask) -> None:
     admin, user = signed_in_client(app, None, "admin")
-    answer = new_account(admin, user.email.upper(), STRONG_PASSWORD)
+    answer = new_account(admin, user.email.upper())
     assert answer.status_code == 400
     assert "Er is al een account met dit e-mailadres." in (field_error(answer.text, "email") or "")
     with database(app) as db:
@@ -114,8 +137,7 @@ def test_mfa_reset_makes_the_user_enrol_again(app: Flask) -> None:
     with database(app) as db:
         assert db.get(StaffUser, user.id).totp_secret is None
     fresh = app.test_client()
-    assert submit_password(fresh, user.email, password).status_code == 302
-    assert '<code class="secret">' in get(fresh, MFA_URL).text
+    assert '<code class="secret">' in enrolment_page(fresh, user.email, password)
 
 
 # -- `ervaringswijzer users create` ---------------------------------------------------------------

@@ -94,11 +94,12 @@ def check_a_provider_account_sees_only_its_own_provider(app, db) -> None:
 
     from survey.demo.region import DEMO_STAFF_PASSWORD
     from survey.models import StaffUser
-    from tests.staff_helpers import get, sign_in
+    from tests.staff_helpers import get, seal_for_tests, sign_in
 
     email = "kwaliteit-kompas@example.org"
     user = db.scalar(select(StaffUser).where(StaffUser.email == email))
-    user.totp_secret = secret = pyotp.random_base32()  # as if set up at the first sign-in
+    secret = pyotp.random_base32()
+    user.totp_secret = seal_for_tests(secret)  # as if set up at the first sign-in
     db.commit()
     client = sign_in(app.test_client(), email, DEMO_STAFF_PASSWORD, secret)
     page = get(client, "/staff/dashboard/?by=team&by2=").get_data(as_text=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import TEST_MFA_KEY
 from tests.stack_files import (
     ENV_EXAMPLE,
     GUNICORN_CONF,
@@ -89,7 +90,10 @@ def test_env_example_is_a_safe_production_configuration(tmp_path):
     # As shipped, the placeholder key is refused: a forgotten step cannot start in production.
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         check_config(load_config(tmp_path, example))
-    config = load_config(tmp_path, {**example, "SECRET_KEY": secrets.token_hex(32)})
+    with pytest.raises(ConfigError, match="MFA_ENCRYPTION_KEY: key 1 is not a Fernet key"):
+        check_config(load_config(tmp_path, {**example, "SECRET_KEY": secrets.token_hex(32)}))
+    filled = {"SECRET_KEY": secrets.token_hex(32), "MFA_ENCRYPTION_KEY": TEST_MFA_KEY}
+    config = load_config(tmp_path, {**example, **filled})
     check_config(config)
     check_web_workers(int(example["WEB_CONCURRENCY"]), config["RATELIMIT_STORAGE_URI"])
     assert config["PUBLIC_BASE_URL"].startswith("https://")
@@ -193,6 +197,7 @@ def test_gunicorn_refuses_several_workers_with_memory_rate_limits(tmp_path, work
         "WEB_CONCURRENCY": workers_env,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SECRET_KEY": "k" * 64,
+        "MFA_ENCRYPTION_KEY": TEST_MFA_KEY,
         "PUBLIC_BASE_URL": "https://ervaringswijzer.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
         "INSTANCE_PATH": str(tmp_path),

@@ -23,6 +23,7 @@ from survey import create_app
 from survey.db import Base
 from survey.models import Invitation, Response
 from survey.web.limits import limiter
+from tests.conftest import TEST_MFA_KEY
 from tests.factories import make_invited
 from tests.pages import csrf_token
 from tests.staff_helpers import LOGIN_URL, MFA_URL, database, make_staff
@@ -55,6 +56,7 @@ def proxied_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Fla
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", "9c" * 32)
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", TEST_MFA_KEY)
     monkeypatch.setenv("PUBLIC_BASE_URL", ORIGIN)
     monkeypatch.setenv("TRUSTED_PROXIES", "1")
     monkeypatch.setenv("MAIL_FILE_DIR", str(tmp_path / "outbox"))

@@ -25,11 +25,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from tests.conftest import TEST_MFA_KEY
 from tests.wheel import ROOT, InstalledWheel, copy_checkout, installed_wheel
 
 CONSTRAINTS = ROOT / "deploy" / "constraints.txt"
 PRODUCTION = {
     "SECRET_KEY": "5f" * 32,
+    "MFA_ENCRYPTION_KEY": TEST_MFA_KEY,
     "PUBLIC_BASE_URL": "https://ervaringswijzer.example.org",
 }
 # Serves a few pages with the installed app and prints what the test needs as JSON.

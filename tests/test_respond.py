@@ -136,7 +136,16 @@ def test_expired_english_link_is_explained_in_english(client, db):
     assert "expired" in text_of(response.get_data(as_text=True))
 
 
-@pytest.mark.parametrize("token", [new_token(), "abc", "x" * 500, "%22%3E%3Cimg src=x%3E", "%00"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(new_token(), id="unknown-token"),
+        "abc",
+        "x" * 500,
+        "%22%3E%3Cimg src=x%3E",
+        "%00",
+    ],
+)
 def test_unknown_link_shows_a_kind_page_in_both_languages(client, db, token):
     response = client.get(f"/s/{token}")
     assert response.status_code == 404

@@ -99,7 +99,7 @@ def _csrf_send(app: Flask) -> Attempt:
 
 
 def _csrf_new_user(app: Flask) -> Attempt:
-    data = {"email": "nieuw@example.org", "role": "viewer", "password": STRONG_PASSWORD}
+    data = {"email": "nieuw@example.org", "role": "viewer"}
     return Attempt(_admin(app), "/staff/admin/users", "/staff/admin/users", lambda: data)
 
 
@@ -134,7 +134,33 @@ def _csrf_quote(app: Flask) -> Attempt:
     return Attempt(client, f"/staff/quotes/{quote}", "/staff/quotes/", lambda: data)
 
 
+def _csrf_choose_password(app: Flask) -> Attempt:
+    from survey.accounts.links import issue_link
+    from survey.accounts.users import create_user
+    from survey.enums import LinkPurpose
+    from survey.models import utcnow
+
+    with database(app) as db:
+        user = create_user(db, "uitgenodigd@example.org", "viewer", None)
+        raw = issue_link(db, user, LinkPurpose.INVITATION, utcnow())
+        db.commit()
+    client = app.test_client()
+    get(client, f"/staff/link/{raw}")  # the link moves into this browser's session
+    data = {"new": STRONG_PASSWORD, "repeat": STRONG_PASSWORD}
+    page = "/staff/account/password"
+    return Attempt(client, page, page, lambda: data)
+
+
+def _csrf_forgot_password(app: Flask) -> Attempt:
+    with database(app) as db:
+        user = make_staff(db, "viewer")[0]
+    data = {"email": user.email}
+    return Attempt(app.test_client(), "/staff/forgot", "/staff/forgot", lambda: data)
+
+
 CSRF_ATTEMPTS: dict[str, Callable[[Flask], Attempt]] = {
+    "staff.choose_password": _csrf_choose_password,
+    "staff.forgot_password": _csrf_forgot_password,
     "staff.login": _csrf_login,
     "staff.mfa": _csrf_mfa,
     "staff.logout": _csrf_logout,

@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from survey.accounts.secrets import unseal
 from survey.accounts.users import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
 from survey.models import StaffSession, StaffUser, utcnow
-from tests.pages import field_error, soup
+from tests.pages import field_error, soup, text_of
 from tests.security_helpers import (
     COOKIE,
     NEW_PASSWORD,
@@ -24,9 +25,13 @@ from tests.staff_helpers import (
     HOME_URL,
     LOGIN_URL,
     MFA_URL,
+    TEST_CIPHER,
     current_step,
+    enrolment_page,
     enrolment_secret,
+    follow_link,
     get,
+    mailed_links,
     make_staff,
     post_form,
     sign_in,
@@ -158,8 +163,7 @@ def test_the_second_step_cannot_be_skipped(app, client, db):
 
 def test_setting_up_the_authenticator_shows_a_qr_code_and_the_key(client, db):
     user, password, _ = make_staff(db, "quality", with_totp=False)
-    assert goes_to(submit_password(client, user.email, password), MFA_URL)
-    page = get(client, MFA_URL).get_data(as_text=True)
+    page = enrolment_page(client, user.email, password)
     qr = soup(page).find("img", class_="qr")
     assert qr and qr["src"].startswith("data:image/svg+xml;base64,"), "no QR code image"
     svg = base64.b64decode(qr["src"].removeprefix("data:image/svg+xml;base64,")).decode("utf-8")
@@ -173,7 +177,8 @@ def test_setting_up_the_authenticator_shows_a_qr_code_and_the_key(client, db):
     assert goes_to(submit_code(client, totp_code(secret)), HOME_URL)
     db.rollback()
     db.expire_all()
-    assert db.get(StaffUser, user.id).totp_secret == secret
+    stored = db.get(StaffUser, user.id).totp_secret
+    assert secret not in stored and unseal(stored, TEST_CIPHER) == secret  # sealed at rest
     assert [e.actor_email for e in audit_events(db, "mfa set up")] == [user.email]
 
 
@@ -191,14 +196,31 @@ def test_admin_reset_of_the_authenticator_means_setting_it_up_again(app, db):
     assert goes_to(get(user_client, HOME_URL), LOGIN_URL)
     assert len(audit_events(db, "user reset mfa")) == 1
 
+    # Whoever knows the password cannot register an authenticator with it alone: the set-up
+    # needs the link that goes to the account's own address.
+    thief = app.test_client()
+    assert goes_to(submit_password(thief, user.email, password), MFA_URL)
+    told = get(thief, MFA_URL).get_data(as_text=True)
+    assert "img" not in str(soup(told).find("main")) and '<code class="secret">' not in told
+    assert "link gestuurd naar het e-mailadres van uw account" in text_of(told)
+    assert len(mailed_links(app, user.email)) == 1
+    assert get(thief, MFA_URL).headers["Location"].endswith(LOGIN_URL)  # nothing pending
+    # A second try within minutes sends no second mail.
+    submit_password(thief, user.email, password)
+    get(thief, MFA_URL)
+    assert len(mailed_links(app, user.email)) == 1
+
     again = app.test_client()
-    assert goes_to(submit_password(again, user.email, password), MFA_URL)
-    page = get(again, MFA_URL).get_data(as_text=True)
+    page = enrolment_page(again, user.email, password)
     assert 'src="data:image/svg+xml;base64,' in page
     new_secret = enrolment_secret(page)
     assert new_secret != old_secret
     assert submit_code(again, totp_code(old_secret)).status_code == 400
     assert goes_to(submit_code(again, totp_code(new_secret)), HOME_URL)
+    # The link is used up: opened again, it says so.
+    used = follow_link(app.test_client(), mailed_links(app, user.email)[-1])
+    assert used.status_code == 410
+    assert "Deze link is al gebruikt" in text_of(used.get_data(as_text=True))
 
 
 def test_changing_the_password_ends_the_other_sessions(app, db):

@@ -20,6 +20,7 @@ from survey.invitations.operations import new_token
 from survey.models import StaffUser
 from survey.web.limits import (
     MFA_PER_ACCOUNT,
+    PASSWORD_CHANGE_PER_ACCOUNT,
     SIGN_IN_PER_ACCOUNT,
     SIGN_IN_PER_IP,
     UNKNOWN_TOKENS_PER_IP,
@@ -36,7 +37,9 @@ from tests.staff_helpers import (
     MFA_URL,
     get,
     make_staff,
+    post_form,
     request,
+    signed_in_client,
     submit_password,
     totp_code,
 )
@@ -110,6 +113,28 @@ def test_one_password_sprayed_over_many_accounts_is_throttled_per_ip(client, db,
     assert goes_to(colleague, MFA_URL)  # another address is not locked out
     limiter_clock.offset = allowed.get_expiry() + 1
     assert goes_to(submit_password(client, user.email, password), MFA_URL)
+
+
+def test_guessing_from_other_addresses_never_locks_the_owner_out(client, db, limiter_clock):
+    user, password, _ = make_staff(db, "viewer")
+    per_account = limit_of(SIGN_IN_PER_ACCOUNT).amount
+    attackers = [f"203.0.113.{n}" for n in range(1, 5)]  # more guesses than one address may
+    statuses = {
+        ip: [
+            submit_password_from(client, user.email, f"gok {ip} {n}", ip).status_code
+            for n in range(per_account + 2)
+        ]
+        for ip in attackers
+    }
+    # Each guessing address is slowed down on its own: its first tries fail, then it waits.
+    for ip, answers in statuses.items():
+        assert answers == [401] * per_account + [429] * 2, (ip, answers)
+    assert len(audit_events(db, "sign-in failed")) == per_account * len(attackers)
+    # The owner at their own desk signs in at once, with no waiting.
+    owner = submit_password_from(client, user.email, password, "192.0.2.10")
+    assert goes_to(owner, MFA_URL)
+    # And a typo of the owner's own counts for the owner's address only.
+    assert submit_password_from(client, user.email, "typo", "192.0.2.10").status_code == 401
 
 
 def other_spellings(email: str, count: int) -> list[str]:
@@ -203,3 +228,32 @@ def test_code_guessing_is_throttled_per_account_from_any_ip(client, db):
         statuses.append(answer.status_code)
     allowed = limit_of(MFA_PER_ACCOUNT).amount
     assert statuses == [400] * allowed + [429] * (7 - allowed)
+
+
+def test_wrong_codes_on_an_account_are_shown_to_admins(app, client, db):
+    user, password, secret = make_staff(db, "quality")
+    assert submit_password(client, user.email, password).status_code == 302
+    wrong = "000000" if totp_code(secret) != "000000" else "111111"
+    for _ in range(3):
+        assert post_form(client, MFA_URL, {"code": wrong}).status_code == 400
+    admin_client, _ = signed_in_client(app, None, "admin")
+    page = soup(get(admin_client, "/staff/admin/users").get_data(as_text=True))
+    row = next(tr for tr in page.find_all("tr") if user.email in tr.get_text())
+    assert "3 foute codes in de afgelopen 24 uur" in text_of(str(row))
+    quiet = next(tr for tr in page.find_all("tr") if "admin" in tr.get_text() and tr is not row)
+    assert "foute code" not in text_of(str(quiet))
+
+
+def test_guessing_the_current_password_is_throttled_too(app, db):
+    client, _ = signed_in_client(app, db, "viewer")
+    allowed = limit_of(PASSWORD_CHANGE_PER_ACCOUNT).amount
+    statuses = [
+        post_form(
+            client,
+            "/staff/password",
+            {"current": f"geraden wachtwoord {n}", "new": "een nieuw lang wachtwoord 2026"},
+        ).status_code
+        for n in range(allowed + 2)
+    ]
+    assert statuses == [400] * allowed + [429] * 2
+    assert is_throttled_page(post_form(client, "/staff/password", {"current": "x", "new": "y"}))

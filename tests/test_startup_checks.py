@@ -21,7 +21,7 @@ from survey.cli import cli
 from survey.config import ConfigError
 from survey.migrate import upgrade
 from survey.models import Episode, StaffUser
-from tests.conftest import service_missing
+from tests.conftest import TEST_MFA_KEY, service_missing
 from tests.servers import free_port
 from tests.tls import make_authority, starttls_relay
 
@@ -44,6 +44,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("MFA_ENCRYPTION_KEY", TEST_MFA_KEY)
     monkeypatch.setenv("PUBLIC_BASE_URL", BASE_URL)
     monkeypatch.setenv("MAIL_FILE_DIR", str(tmp_path / "outbox"))
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))

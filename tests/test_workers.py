@@ -29,7 +29,7 @@ from survey.db import get_session
 from survey.invitations.operations import create_due_invitation_messages
 from survey.mail.messages import queue_invitation_messages
 from survey.models import Episode, Invitation, OutboxMessage, utcnow
-from tests.conftest import PUBLIC_BASE_URL, _truncate_all, make_test_app
+from tests.conftest import PUBLIC_BASE_URL, TEST_MFA_KEY, _truncate_all, make_test_app
 from tests.factories import default_provider
 from tests.servers import RecordingHandler, smtp_server
 
@@ -96,6 +96,7 @@ def start_worker(tmp_path: Path) -> Iterator:
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(smtp_port),
             SECRET_KEY="0123456789abcdef" * 4,
+            MFA_ENCRYPTION_KEY=TEST_MFA_KEY,
             PUBLIC_BASE_URL=PUBLIC_BASE_URL,
             MAIL_FROM=MAIL_FROM,
             **extra_env,

@@ -21,7 +21,17 @@ ANALYSTS = frozenset({Role.ADMIN, Role.QUALITY, Role.VIEWER})
 QUALITY = frozenset({Role.ADMIN, Role.QUALITY})
 COMMUNICATIONS = frozenset({Role.ADMIN, Role.COMMUNICATIONS})
 
-PUBLIC = frozenset({"staff.login", "staff.mfa"})
+PUBLIC = frozenset(
+    {
+        "staff.login",
+        "staff.mfa",
+        "staff.open_link",
+        "staff.choose_password",
+        "staff.forgot_password",
+        "staff.sso_start",
+        "staff.sso_callback",
+    }
+)
 
 # The pages every scoped account may open (its role may allow fewer): its own aggregates.
 _AGGREGATE_PAGES = frozenset(

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from survey.accounts import audit
 from survey.accounts.passwords import check_policy, hash_password, needs_rehash, verify_password
+from survey.accounts.secrets import reseal, seal, unseal
 from survey.enums import Role, ScopedRole
 from survey.models import Provider, StaffSession, StaffUser, utcnow
 from survey.region.operations import find_municipality
@@ -52,13 +53,16 @@ def create_user(
     session: Session,
     email: str,
     role: str,
-    password: str,
+    password: str | None,
     *,
     municipality: str | None = None,
     provider: str | None = None,
     via: str | None = None,
 ) -> StaffUser:
     """Create an active staff account and audit it; raises AccountError or WeakPassword.
+
+    `password` None makes an account for an invitation (survey.mail.account_links): it has
+    no password anyone knows until the invitation link is used.
 
     `municipality` limits the account to that municipality's aggregates (only the roles of
     `ScopedRole`: AccountError("scope_role"); an unknown name: AccountError("municipality"));
@@ -86,7 +90,12 @@ def create_user(
             raise AccountError("municipality")
         if role not in tuple(ScopedRole):
             raise AccountError("scope_role")
-    check_policy(password, email)
+    if password is None:
+        # An invitation: no password yet, and none that anyone could know (the colleague
+        # chooses one with the invitation link). A real hash, so signing in costs the same.
+        password = secrets.token_urlsafe(32)
+    else:
+        check_policy(password, email)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         raise AccountError("exists")
     user = StaffUser(
@@ -144,6 +153,7 @@ def update_user(
         user.active = action == "activate"
     elif action == "reset_mfa":
         user.totp_secret, user.totp_last_step = None, None
+        user.totp_pending, user.totp_pending_at = None, None
     if action != "activate":
         end_all_sessions(session, user)
     audit.record(
@@ -183,6 +193,16 @@ def change_password(session: Session, user: StaffUser, current: str, new: str) -
     log.info("staff user %d changed the password", user.id)
 
 
+def set_password(session: Session, user: StaffUser, new: str) -> None:
+    """Set a chosen password (an invitation or reset link proved the address); every session
+    of the account ends. Raises WeakPassword. The caller commits."""
+    check_policy(new, user.email)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    end_all_sessions(session, user)
+    log.info("staff user %d chose a password with a link", user.id)
+
+
 # -- TOTP -------------------------------------------------------------------------------------
 
 
@@ -196,20 +216,77 @@ def totp_uri(secret: str, email: str, issuer: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
 
 
-def verify_totp(user: StaffUser, secret: str, code: str, now: datetime) -> bool:
-    """Accept a 6-digit code for `secret` (±1 step) once: a replayed step is refused."""
+PENDING_SECRET_LIFETIME = timedelta(minutes=15)
+
+
+def pending_totp_secret(user: StaffUser, now: datetime) -> str:
+    """The secret `user` is setting up: kept sealed on the account row (never in the cookie)
+    until its first code proves it; a new one after PENDING_SECRET_LIFETIME. The caller
+    commits."""
+    fresh = (
+        user.totp_pending_at is not None and now - user.totp_pending_at < PENDING_SECRET_LIFETIME
+    )
+    if user.totp_pending is not None and fresh:
+        return unseal(user.totp_pending)
+    secret = new_totp_secret()
+    user.totp_pending, user.totp_pending_at = seal(secret), now
+    return secret
+
+
+def totp_secret(user: StaffUser) -> str | None:
+    """The account's confirmed TOTP secret, unsealed; None when it has none."""
+    return unseal(user.totp_secret) if user.totp_secret is not None else None
+
+
+def claim_totp_code(
+    session: Session, user: StaffUser, secret: str, code: str, now: datetime
+) -> bool:
+    """Accept a 6-digit code for `secret` (the current step ±1) exactly once.
+
+    The step is claimed with one conditional UPDATE (only when it is later than the last step
+    used), so of two requests racing with the same code exactly one gets the row: the other's
+    UPDATE waits for the first to commit and then matches nothing. The caller commits.
+    """
     code = code.strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():
         return False
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // TOTP_STEP_SECONDS
     for candidate in (step, step - 1, step + 1):
-        if secrets.compare_digest(totp.at(candidate * TOTP_STEP_SECONDS), code):
-            if user.totp_last_step is not None and candidate <= user.totp_last_step:
-                return False
-            user.totp_last_step = candidate
+        if not secrets.compare_digest(totp.at(candidate * TOTP_STEP_SECONDS), code):
+            continue
+        claimed = session.execute(
+            update(StaffUser)
+            .where(
+                StaffUser.id == user.id,
+                or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < candidate),
+            )
+            .values(totp_last_step=candidate)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            session.refresh(user)
             return True
     return False
+
+
+def confirm_totp(user: StaffUser) -> None:
+    """The pending secret becomes the account's second factor (after its code was claimed)."""
+    user.totp_secret, user.totp_pending, user.totp_pending_at = user.totp_pending, None, None
+
+
+def reseal_all(session: Session) -> int:
+    """Seal every stored and pending TOTP secret again with the first key (key rotation); the
+    number of secrets. Raises SecretUnreadable, changing nothing, when one does not open."""
+    count = 0
+    for user in session.scalars(select(StaffUser).order_by(StaffUser.id)):
+        if user.totp_secret is not None:
+            user.totp_secret = reseal(user.totp_secret)
+            count += 1
+        if user.totp_pending is not None:
+            user.totp_pending = reseal(user.totp_pending)
+    log.info("%d second-factor secrets sealed with the first key", count)
+    return count
 
 
 # -- sessions ---------------------------------------------------------------------------------

@@ -104,8 +104,9 @@ def init_app(app: Flask) -> None:
     """Register login handling, the access check and the staff blueprints."""
     # here, not at the top: admin and views import bp, admin_bp and SignedIn from this package
     # (import cycle); importing them registers their routes.
-    from survey.staff import admin, views  # noqa: F401
+    from survey.staff import admin, links, sso, views  # noqa: F401
 
+    sso.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     login_manager.login_view = "staff.login"

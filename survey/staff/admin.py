@@ -7,28 +7,29 @@ account changes are audited by their operations (survey.accounts.users), as on t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
 from survey.accounts import audit
-from survey.accounts.passwords import WeakPassword
 from survey.accounts.users import AccountError, create_user
 from survey.accounts.users import update_user as update_user_account
 from survey.db import get_session
+from survey.enums import LinkPurpose
 from survey.episodes.importing import ImportRejected, import_episodes
+from survey.mail.account_links import LinkNotSent, mail_new_link
 from survey.mail.worker import send_once
-from survey.models import AuditEvent, Invitation, OutboxMessage, StaffUser
+from survey.models import AuditEvent, Invitation, OutboxMessage, StaffUser, utcnow
 from survey.region.operations import RegionError, municipalities, providers
 from survey.staff import admin_bp
 from survey.staff.forms import ROLE_LABELS, ButtonForm, NewUserForm, UploadForm, UserActionForm
-from survey.staff.views import password_message
 
 AUDIT_PAGE_SIZE = 50
 ACCOUNT_MESSAGES = {
@@ -118,6 +119,42 @@ def send() -> WerkzeugResponse:
     return redirect(url_for("admin.outbox"))
 
 
+def recent_wrong_codes(db: Session, now: datetime) -> dict[int, int]:
+    """Wrong second-factor codes per account over the last 24 hours (from the audit log): a
+    password that is known to someone else shows here before anything else does."""
+    rows = db.execute(
+        select(AuditEvent.actor_id, func.count())
+        .where(
+            AuditEvent.action == "sign-in failed",
+            AuditEvent.detail == "wrong code",
+            AuditEvent.at >= now - timedelta(hours=24),
+            AuditEvent.actor_id.is_not(None),
+        )
+        .group_by(AuditEvent.actor_id)
+    )
+    return {actor: count for actor, count in rows if actor is not None}
+
+
+def _send_invitation(user: StaffUser) -> None:
+    """Mail `user` a new invitation link and say how it went (with single sign-on only, the
+    colleague signs in through the organisation: no link)."""
+    if not current_app.config["PASSWORD_LOGIN"]:
+        flash(_("%(email)s signs in with “Sign in with your organisation”.", email=user.email))
+        return
+    try:
+        mail_new_link(get_session(), user, LinkPurpose.INVITATION, utcnow())
+    except LinkNotSent:
+        flash(
+            _(
+                "The invitation for %(email)s could not be sent: the mail server did not accept "
+                "it. Try again later with “Send invitation again”.",
+                email=user.email,
+            )
+        )
+    else:
+        flash(_("Invitation sent to %(email)s; the link works for 72 hours.", email=user.email))
+
+
 @admin_bp.route("/users", methods=["GET", "POST"])
 def users() -> str | tuple[str, int] | WerkzeugResponse:
     """Staff accounts: list and create."""
@@ -138,13 +175,11 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
                 db,
                 form.email.data,
                 form.role.data,
-                form.password.data,
+                None,
                 municipality=form.municipality.data or None,
                 provider=form.provider.data or None,
             )
             db.commit()
-        except WeakPassword as weak:
-            form.password.errors = [password_message(str(weak))]
         except AccountError as refused:
             message = str(ACCOUNT_MESSAGES.get(refused.code, _l("Not possible.")))
             if refused.code in {"municipality", "scope_role"}:
@@ -155,12 +190,14 @@ def users() -> str | tuple[str, int] | WerkzeugResponse:
                 form.email.errors = [message]
         else:
             flash(_("Account created for %(email)s.", email=user.email))
+            _send_invitation(user)
             return redirect(url_for("admin.users"))
     accounts = db.scalars(select(StaffUser).order_by(StaffUser.email)).all()
     return render_template(
         "admin/users.html",
         form=form,
         accounts=accounts,
+        wrong_codes=recent_wrong_codes(db, utcnow()),
         roles=ROLE_LABELS,
         action_form=UserActionForm(),
     ), (400 if form.errors else 200)
@@ -174,6 +211,12 @@ def update_user(user_id: int) -> WerkzeugResponse:
     form = UserActionForm()
     if user is None or not form.validate_on_submit():
         flash(_("That did not work. Please try again."))
+        return redirect(url_for("admin.users"))
+    if form.action.data == "invite":
+        if user.active and user.totp_secret is None:
+            _send_invitation(user)
+        else:
+            flash(_("That did not work. Please try again."))
         return redirect(url_for("admin.users"))
     try:
         update_user_account(db, user, form.action.data, by=current_user.user, role=form.role.data)

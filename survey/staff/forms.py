@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from survey.enums import Role
 
@@ -41,6 +41,25 @@ class PasswordChangeForm(FlaskForm):
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
 
 
+class ChoosePasswordForm(FlaskForm):
+    """A new password, typed twice (from an invitation or a reset link)."""
+
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    repeat = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(),
+            EqualTo("new", message=_l("The two passwords are not the same.")),
+        ],
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The address to send a reset link to."""
+
+    email = StringField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
+
+
 class UploadForm(FlaskForm):
     """An episode CSV export, and (when there are several) the provider it comes from."""
 
@@ -49,13 +68,12 @@ class UploadForm(FlaskForm):
 
 
 class NewUserForm(FlaskForm):
-    """A new staff account."""
+    """A new staff account: the colleague gets an invitation link and chooses the password."""
 
     email = StringField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
     role = SelectField(
         _l("Role"), choices=[role.value for role in Role], validators=[DataRequired()]
     )
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
     # "" is the whole region; the choices are the managed municipalities (set by the view).
     municipality = SelectField(_l("Sees figures of"), choices=[SelectChoice("", "")], default="")
     # "" is every provider; the choices are the providers (set by the view).
@@ -65,7 +83,7 @@ class NewUserForm(FlaskForm):
 class UserActionForm(FlaskForm):
     """A button on the users page: change role, (de)activate, reset the second factor."""
 
-    action = SelectField(choices=["set_role", "deactivate", "activate", "reset_mfa"])
+    action = SelectField(choices=["set_role", "deactivate", "activate", "reset_mfa", "invite"])
     role = SelectField(choices=[role.value for role in Role])
 
 

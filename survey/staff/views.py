@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 
 import segno
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import RequestLimit
@@ -15,32 +16,42 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.accounts import audit
+from survey.accounts.links import recently_issued, usable_link, use_link
 from survey.accounts.passwords import WeakPassword
+from survey.accounts.secrets import SecretUnreadable
 from survey.accounts.users import (
     AccountError,
     authenticate,
     change_password,
+    claim_totp_code,
+    confirm_totp,
     end_session,
     load_session,
-    new_totp_secret,
     normalise_email,
+    pending_totp_secret,
     start_session,
+    totp_secret,
     totp_uri,
-    verify_totp,
 )
 from survey.db import get_session
+from survey.enums import LinkPurpose
+from survey.mail.account_links import LinkNotSent, mail_new_link
 from survey.models import StaffUser, utcnow
 from survey.staff import SignedIn, bp
 from survey.staff.forms import ButtonForm, CodeForm, PasswordChangeForm, SignInForm
 from survey.web.limits import (
     MFA_PER_ACCOUNT,
     MFA_PER_IP,
+    PASSWORD_CHANGE_PER_ACCOUNT,
     SIGN_IN_PER_ACCOUNT,
     SIGN_IN_PER_IP,
     account_key,
     limiter,
     pending_account_key,
+    signed_in_key,
 )
+
+log = logging.getLogger(__name__)
 
 PENDING_SECONDS = 300  # between a correct password and the code
 PASSWORD_MESSAGES = {
@@ -83,6 +94,8 @@ def login() -> str | tuple[str, int] | WerkzeugResponse:
     """Email and password; the same answer for an unknown email and a wrong password."""
     if current_user.is_authenticated:
         return redirect(url_for("staff.home"))
+    if request.method == "POST" and not current_app.config["PASSWORD_LOGIN"]:
+        abort(404)  # single sign-on only (PASSWORD_LOGIN=0)
     form = SignInForm()
     if form.validate_on_submit():
         db = get_session()
@@ -92,13 +105,37 @@ def login() -> str | tuple[str, int] | WerkzeugResponse:
             form.password.errors = [_("The email address or the password is not right.")]
             return render_template("staff/login.html", form=form), 401
         db.commit()
-        session.clear()
-        session["pending_user"] = user.id
-        session["pending_since"] = utcnow().timestamp()
         if not current_app.config["REQUIRE_MFA"]:
-            return _complete_sign_in(user)
-        return redirect(url_for("staff.mfa"))
+            session.clear()
+            return complete_sign_in(user)
+        return second_step(user)
     return render_template("staff/login.html", form=form), (400 if form.errors else 200)
+
+
+def second_step(user: StaffUser) -> WerkzeugResponse:
+    """After the first factor (the password, or single sign-on without the organisation's
+    MFA): the second step. A second-factor link opened in this browser lets this account set
+    up an authenticator."""
+    link = usable_link(get_session(), session.get("link_id"), utcnow())
+    mailed = link is not None and link.user_id == user.id
+    if mailed and link is not None and link.purpose == LinkPurpose.SECOND_FACTOR:
+        return begin_second_step(user, may_enrol=True, link_id=link.id)
+    return begin_second_step(user)
+
+
+def begin_second_step(
+    user: StaffUser, may_enrol: bool = False, link_id: int | None = None
+) -> WerkzeugResponse:
+    """A fresh session waiting for `user`'s second factor. `may_enrol`: this browser proved the
+    account's address (a link) as well as its password, so it may set up an authenticator;
+    `link_id` is the second-factor link to use up when it does."""
+    session.clear()
+    session["pending_user"] = user.id
+    session["pending_since"] = utcnow().timestamp()
+    if may_enrol:
+        session["enrol_user"] = user.id
+        session["enrol_link"] = link_id
+    return redirect(url_for("staff.mfa"))
 
 
 def _pending_user() -> StaffUser | None:
@@ -123,19 +160,33 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     user = _pending_user()
     if user is None:
         return redirect(url_for("staff.login"))
+    db = get_session()
     setting_up = user.totp_secret is None
-    if setting_up:
-        session.setdefault("pending_secret", new_totp_secret())
-    secret = user.totp_secret or session["pending_secret"]
+    if setting_up and session.get("enrol_user") != user.id:
+        return _second_factor_link(user)
+    try:
+        secret = pending_totp_secret(user, utcnow()) if setting_up else totp_secret(user)
+    except SecretUnreadable:
+        log.error("the second factor of staff user %d does not open: MFA_ENCRYPTION_KEY", user.id)
+        return render_template("staff/mfa_unavailable.html"), 503
+    assert secret is not None, "an account that is not setting up has a secret"
+    db.commit()
     form = CodeForm()
     if form.validate_on_submit():
-        if verify_totp(user, secret, form.code.data, utcnow()):
+        if claim_totp_code(db, user, secret, form.code.data, utcnow()):
             if setting_up:
-                user.totp_secret = secret
-                audit.record(get_session(), "mfa set up", actor=user, commit=False)
-            return _complete_sign_in(user)
-        get_session().commit()
-        audit.record(get_session(), "sign-in failed", actor=user, detail="wrong code")
+                link = usable_link(db, session.get("enrol_link"), utcnow())
+                if session.get("enrol_link") is not None and (
+                    link is None or not use_link(db, link, utcnow())
+                ):
+                    db.rollback()
+                    session.clear()
+                    return redirect(url_for("staff.login"))
+                confirm_totp(user)
+                audit.record(db, "mfa set up", actor=user, commit=False)
+            return complete_sign_in(user)
+        db.rollback()
+        audit.record(db, "sign-in failed", actor=user, detail="wrong code")
         form.code.errors = [_("This code is not right. Wait for a new code and try again.")]
     context = {"form": form, "setting_up": setting_up}
     if setting_up:
@@ -148,8 +199,24 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     return render_template("staff/mfa.html", **context), (400 if form.errors else 200)
 
 
-def _complete_sign_in(user: StaffUser) -> WerkzeugResponse:
-    """A fresh session id for a fresh sign-in (nothing of the anonymous session survives)."""
+def _second_factor_link(user: StaffUser) -> tuple[str, int]:
+    """An account without a second factor, signed in with its password only: the password
+    alone must not register an authenticator. A one-time link goes to the account's own
+    address (at most one every few minutes); the page says so."""
+    db = get_session()
+    now = utcnow()
+    if not recently_issued(db, user, LinkPurpose.SECOND_FACTOR, now):
+        try:
+            mail_new_link(db, user, LinkPurpose.SECOND_FACTOR, now)
+        except LinkNotSent as failed:
+            log.error("second-factor link for staff user %d not sent: %s", user.id, failed)
+    session.clear()
+    return render_template("staff/mfa_link_sent.html"), 200
+
+
+def complete_sign_in(user: StaffUser, detail: str | None = None) -> WerkzeugResponse:
+    """A fresh session id for a fresh sign-in (nothing of the anonymous session survives);
+    `detail` says how, in the audit log, when not with the password and the app's own code."""
     db = get_session()
     raw_id = start_session(db, user, utcnow())
     db.commit()
@@ -157,7 +224,7 @@ def _complete_sign_in(user: StaffUser) -> WerkzeugResponse:
     staff_session = load_session(db, raw_id, utcnow())
     assert staff_session is not None, "the session was started and committed just above"
     login_user(SignedIn(raw_id, staff_session))
-    audit.record(db, "sign-in", actor=user)
+    audit.record(db, "sign-in", actor=user, detail=detail)
     return redirect(url_for("staff.home"))
 
 
@@ -181,6 +248,12 @@ def home() -> str:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@limiter.limit(
+    PASSWORD_CHANGE_PER_ACCOUNT,
+    key_func=signed_in_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 400,
+)
 def password() -> str | tuple[str, int] | WerkzeugResponse:
     """Change the password (then sign in again everywhere)."""
     form = PasswordChangeForm()

@@ -49,7 +49,7 @@ def add_security_headers(response: Response) -> Response:
 # Pages and downloads that must never be stored by a browser or a proxy.
 PRIVATE_PATHS = ("/staff", "/s/", "/afmelden/")
 # Pages whose URL holds a personal token: they send no Referer, so their forms post Origin `null`.
-TOKEN_PATHS = ("/s/", "/afmelden/")
+TOKEN_PATHS = ("/s/", "/afmelden/", "/staff/link/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -100,7 +100,7 @@ def refuse_cross_origin() -> None:
 
 
 # Survey and opt-out links carry the personal token in their path.
-TOKEN_IN_PATH = re.compile(r"(/(?:s|afmelden)/)[A-Za-z0-9_%-]+")
+TOKEN_IN_PATH = re.compile(r"(/(?:s|afmelden|staff/link)/)[A-Za-z0-9_%-]+")
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
 
 
