@@ -276,6 +276,24 @@ class AccountLink(Base):
     __table_args__ = (CheckConstraint(one_of("purpose", LinkPurpose), name="purpose"),)
 
 
+class Passkey(Base):
+    """A WebAuthn credential of a staff account (survey.accounts.passkeys): its id, public key
+    and signature counter. Nothing here lets anyone sign in."""
+
+    __tablename__ = "passkey"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1024), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(2048))
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(60), default="Passkey")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class AuditEvent(Base):
     """Who did what, when, to which object, from which IP. Never tokens, passwords or free text."""
 

@@ -22,6 +22,7 @@ from survey.models import (
     Episode,
     Invitation,
     MailSuppression,
+    Passkey,
     Response,
     StaffUser,
 )
@@ -158,7 +159,18 @@ def _csrf_forgot_password(app: Flask) -> Attempt:
     return Attempt(app.test_client(), "/staff/forgot", "/staff/forgot", lambda: data)
 
 
+def _csrf_passkey_remove(app: Flask) -> Attempt:
+    client, user = signed_in_client(app, None, "viewer")
+    with database(app) as db:
+        db.add(Passkey(user_id=user.id, credential_id=b"\x03" * 16, public_key=b"k", name="S"))
+        db.commit()
+        key = db.scalar(select(Passkey.id))
+    url = f"/staff/security/passkeys/{key}/remove"
+    return Attempt(client, url, "/staff/security")
+
+
 CSRF_ATTEMPTS: dict[str, Callable[[Flask], Attempt]] = {
+    "staff.passkey_remove": _csrf_passkey_remove,
     "staff.choose_password": _csrf_choose_password,
     "staff.forgot_password": _csrf_forgot_password,
     "staff.login": _csrf_login,
@@ -176,7 +188,48 @@ CSRF_ATTEMPTS: dict[str, Callable[[Flask], Attempt]] = {
 
 
 def test_every_post_route_has_a_csrf_check_here(route_app: Flask) -> None:  # noqa: F811
-    assert set(CSRF_ATTEMPTS) == post_routes(route_app)
+    assert set(CSRF_ATTEMPTS) | set(JSON_POSTS) == post_routes(route_app)
+
+
+# The passkey ceremonies post JSON from static/passkeys.js, the token in the X-CSRFToken header.
+JSON_POSTS = {
+    "staff.passkey_options": "/staff/security/passkeys/options",
+    "staff.passkey_add": "/staff/security/passkeys",
+    "staff.mfa_passkey_options": "/staff/mfa/passkey/options",
+    "staff.mfa_passkey": "/staff/mfa/passkey",
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(JSON_POSTS))
+def test_a_passkey_post_without_its_header_token_is_refused(app: Flask, endpoint: str) -> None:
+    with database(app) as db:
+        user, password, _ = make_staff(db, "viewer")
+        db.add(Passkey(user_id=user.id, credential_id=b"\x02" * 16, public_key=b"k", name="S"))
+        db.commit()
+    client = app.test_client()
+    if endpoint.startswith("staff.mfa"):
+        submit_password(client, user.email, password)  # waiting for the second step
+        page = MFA_URL
+    else:
+        client = signed_in_client(app, None, "viewer")[0]
+        page = "/staff/security"
+    url = JSON_POSTS[endpoint]
+    foreign = {"X-CSRFToken": foreign_token(app, Attempt(client, url, page))}
+    before = snapshot(app)
+    for headers in ({}, foreign):
+        refused = request(client, "POST", url, json={}, headers=headers)
+        assert refused.status_code == 400 and refused.mimetype == "text/html", headers
+        assert "Er ging iets mis met het verzoek" in refused.get_data(as_text=True)
+    assert snapshot(app) == before
+    # With the page's own token the request reaches the view: options, or the view's own
+    # refusal of an empty answer (JSON), not the CSRF page.
+    own = {"X-CSRFToken": csrf_token(get(client, page).text)}
+    answer = request(client, "POST", url, json={}, headers=own)
+    assert answer.mimetype == "application/json", answer.get_data(as_text=True)[:200]
+    if endpoint.endswith("options"):
+        assert answer.status_code == 200 and "challenge" in answer.get_json()
+    else:
+        assert answer.status_code == 400 and "error" in answer.get_json()
 
 
 def snapshot(app: Flask) -> dict[str, list[str]]:

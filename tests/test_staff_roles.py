@@ -134,6 +134,7 @@ def matrix(matrix_database: str, tmp_path_factory: pytest.TempPathFactory) -> It
         comment = make_comment(db, "Fijne hulp, dank jullie wel.")
     values = {"user_id": target.id, "name": "trend", "fmt": URL_FORMATS, "response_id": comment}
     values["token"] = "een-link-die-niet-bestaat"  # /staff/link/<token>: an unknown link
+    values["passkey_id"] = 999_999  # none of the account's passkeys: refused, nothing removed
     matrix = Matrix(app, accounts, url_values=values)
     anonymous = app.test_client()
     matrix.clients["anonymous"] = anonymous

@@ -30,6 +30,8 @@ PUBLIC = frozenset(
         "staff.forgot_password",
         "staff.sso_start",
         "staff.sso_callback",
+        "staff.mfa_passkey_options",
+        "staff.mfa_passkey",
     }
 )
 
@@ -39,6 +41,10 @@ _AGGREGATE_PAGES = frozenset(
         "staff.home",
         "staff.logout",
         "staff.password",
+        "staff.security",
+        "staff.passkey_options",
+        "staff.passkey_add",
+        "staff.passkey_remove",
         "dashboard.index",
         "dashboard.chart",
         "dashboard.export_csv",
@@ -61,6 +67,10 @@ RULES: dict[str, frozenset[str]] = {
     "staff.home": EVERY_ROLE,
     "staff.logout": EVERY_ROLE,
     "staff.password": EVERY_ROLE,
+    "staff.security": EVERY_ROLE,
+    "staff.passkey_options": EVERY_ROLE,
+    "staff.passkey_add": EVERY_ROLE,
+    "staff.passkey_remove": EVERY_ROLE,
     "admin.import_episodes_page": ADMIN,
     "admin.outbox": ADMIN,
     "admin.send": ADMIN,

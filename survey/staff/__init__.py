@@ -104,7 +104,7 @@ def init_app(app: Flask) -> None:
     """Register login handling, the access check and the staff blueprints."""
     # here, not at the top: admin and views import bp, admin_bp and SignedIn from this package
     # (import cycle); importing them registers their routes.
-    from survey.staff import admin, links, sso, views  # noqa: F401
+    from survey.staff import admin, links, passkeys, sso, views  # noqa: F401
 
     sso.init_app(app)
     login_manager.init_app(app)

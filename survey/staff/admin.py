@@ -126,7 +126,7 @@ def recent_wrong_codes(db: Session, now: datetime) -> dict[int, int]:
         select(AuditEvent.actor_id, func.count())
         .where(
             AuditEvent.action == "sign-in failed",
-            AuditEvent.detail == "wrong code",
+            AuditEvent.detail.in_(("wrong code", "wrong passkey")),
             AuditEvent.at >= now - timedelta(hours=24),
             AuditEvent.actor_id.is_not(None),
         )

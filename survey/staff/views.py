@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.accounts import audit
 from survey.accounts.links import recently_issued, usable_link, use_link
+from survey.accounts.passkeys import passkeys_of
 from survey.accounts.passwords import WeakPassword
 from survey.accounts.secrets import SecretUnreadable
 from survey.accounts.users import (
@@ -138,7 +139,7 @@ def begin_second_step(
     return redirect(url_for("staff.mfa"))
 
 
-def _pending_user() -> StaffUser | None:
+def pending_user() -> StaffUser | None:
     user_id, since = session.get("pending_user"), session.get("pending_since", 0)
     if user_id is None or utcnow().timestamp() - since > PENDING_SECONDS:
         return None
@@ -157,7 +158,7 @@ def _pending_user() -> StaffUser | None:
 )
 def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     """The second step: a TOTP code, or setting up the authenticator app the first time."""
-    user = _pending_user()
+    user = pending_user()
     if user is None:
         return redirect(url_for("staff.login"))
     db = get_session()
@@ -188,7 +189,8 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
         db.rollback()
         audit.record(db, "sign-in failed", actor=user, detail="wrong code")
         form.code.errors = [_("This code is not right. Wait for a new code and try again.")]
-    context = {"form": form, "setting_up": setting_up}
+    has_passkeys = not setting_up and bool(passkeys_of(db, user))
+    context = {"form": form, "setting_up": setting_up, "passkeys": has_passkeys}
     if setting_up:
         uri = totp_uri(secret, user.email, f"Ervaringswijzer {current_app.config['PROVIDER_NAME']}")
         # A standalone SVG document (with its namespace): as a data: image, the inline variant
