@@ -214,6 +214,13 @@ class StaffUser(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_pending: Mapped[str | None] = mapped_column(String(255))
     totp_pending_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The challenge of the passkey ceremony under way (survey.accounts.passkeys): on the
+    # server, taken with a conditional UPDATE, so it is answered once.
+    passkey_challenge: Mapped[str | None] = mapped_column(String(128))
+    passkey_challenge_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The identity at the organisation's OpenID Connect provider ("issuer subject") that signed
+    # in to this account first; afterwards only that identity may (survey.staff.sso).
+    oidc_subject: Mapped[str | None] = mapped_column(String(512))
     # The last TOTP time step used: a code is accepted once (no replay).
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

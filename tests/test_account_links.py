@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from survey.accounts.links import LIFETIMES
+from survey.accounts.users import update_user
 from survey.enums import LinkPurpose
 from survey.models import AccountLink, AuditEvent, StaffSession, StaffUser
 from tests.conftest import make_test_app
@@ -247,17 +248,18 @@ def test_a_forgotten_password_is_reset_by_email_and_ends_every_session(mailed):
     assert used.status_code == 410 and refusal(used) == "Deze link is al gebruikt"
 
 
-def test_reset_requests_are_limited_per_address_and_per_ip(mailed):
+def test_reset_requests_send_one_link_per_address_and_are_limited_per_ip(mailed):
     app, handler = mailed
     with database(app) as db:
         user = make_staff(db, "viewer")[0]
     statuses = []
-    for n in range(5):
+    for n in range(5):  # someone asks again and again, from other addresses
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = f"10.9.0.{n + 1}"
         statuses.append(forgot(client, user.email).status_code)
-    assert statuses == [200, 200, 200, 429, 429]
-    assert len(links_to(handler, user.email)) == 1  # one link at a time, not a mail per try
+    # The same answer every time (never a refusal that would lock the owner out), one mail.
+    assert statuses == [200] * 5
+    assert len(links_to(handler, user.email)) == 1
     one_address = app.test_client()
     one_address.environ_base["REMOTE_ADDR"] = "10.9.1.1"
     spray = [
@@ -275,14 +277,29 @@ def test_a_deactivated_account_gets_no_reset_mail_and_its_link_stops_working(mai
     client = app.test_client()
     open_link(client, link)  # opened while the account was active
     tab = get(client, PASSWORD_PAGE).get_data(as_text=True)
-    with database(app) as db:
-        db.execute(update(StaffUser).where(StaffUser.id == user.id).values(active=False))
+    with database(app) as db:  # an admin switches the account off
+        admin = make_staff(db, "admin")[0]
+        update_user(db, db.get(StaffUser, user.id), "deactivate", by=admin)
         db.commit()
     refused = post_with_token(client, tab, {"new": NEW_PASSWORD, "repeat": NEW_PASSWORD})
     assert refused.status_code == 410
     assert open_link(app.test_client(), link).status_code == 403
     forgot(app.test_client(), user.email)
     assert len(links_to(handler, user.email)) == 1  # nothing new for a switched-off account
+    # Switched on again, the old link stays dead: switching off ended it.
+    with database(app) as db:
+        db.execute(update(StaffUser).where(StaffUser.id == user.id).values(active=True))
+        db.commit()
+    assert refusal(open_link(app.test_client(), link)) == "Deze link is verlopen"
+
+
+def test_guessing_links_is_throttled_per_ip(mailed):
+    app, _ = mailed
+    guesser = app.test_client()
+    statuses = [
+        open_link(guesser, f"https://x/staff/link/gok{n:04d}").status_code for n in range(32)
+    ]
+    assert statuses == [404] * 30 + [429] * 2
 
 
 def test_the_token_of_a_link_never_reaches_a_log_or_the_audit_log(mailed, caplog):

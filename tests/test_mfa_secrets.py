@@ -214,3 +214,12 @@ def test_the_upgrade_seals_secrets_stored_in_clear_and_the_downgrade_opens_them(
         plain = connection.execute(text("SELECT totp_secret FROM staff_user")).scalar_one()
     assert plain == secret
     engine.dispose()
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "１２３４５６", "12345６"])
+def test_digits_of_other_scripts_are_a_wrong_code_not_an_error(client, db, code):
+    user, password, _ = make_staff(db, "viewer")
+    submit_password(client, user.email, password)
+    answer = post_form(client, MFA_URL, {"code": code})
+    assert answer.status_code == 400
+    assert field_error(answer.get_data(as_text=True), "code").startswith("Fout: Deze code klopt")

@@ -52,6 +52,12 @@ ACCOUNTS = {
         "amr": ["pwd", "mfa"],
     },
     "onbekend": {"email": "onbekend@zorgaanbieder.example.org", "email_verified": True},
+    # The same mailbox, later given to someone else at the organisation (another subject).
+    "opvolger": {
+        "email": "beheer@zorgaanbieder.example.org",
+        "email_verified": True,
+        "amr": ["pwd", "mfa"],
+    },
     "niet-bevestigd": {"email": "kijker@zorgaanbieder.example.org", "email_verified": False},
 }
 
@@ -222,6 +228,19 @@ def test_without_an_authenticator_the_organisations_password_alone_registers_non
         timeout=10,
     )
     assert done.headers["Location"].endswith("/staff/")
+
+
+def test_the_account_stays_with_the_identity_that_signed_in_first(sso_app):
+    app, base = sso_app
+    with database(app) as db:
+        make_staff(db, "admin", email="beheer@zorgaanbieder.example.org")
+    first = sign_in_at_the_organisation(requests.Session(), f"{base}/staff/sso", "beheer-mfa")
+    assert first.url == f"{base}/staff/"
+    later = sign_in_at_the_organisation(requests.Session(), f"{base}/staff/sso", "opvolger")
+    assert later.status_code == 403
+    assert "hoort bij een andere identiteit" in text_of(later.text)
+    details = [e.detail for e in events(app, "single sign-on refused")]
+    assert details == ["another identity than the account's own"]
 
 
 def test_an_unknown_or_unverified_identity_gets_nothing_and_is_audited(sso_app):

@@ -3,7 +3,8 @@
 A link carries a random token; the database keeps only its SHA-256, so a dump gives no working
 link. A link works once (claimed with a conditional UPDATE, so two tabs racing cannot both use
 it), for a limited time, and only for an active account. Issuing a new link of a kind ends the
-earlier unused ones of that kind for the account.
+earlier unused ones of that kind for the account, and switching an account off ends all of
+them (they then read "expired").
 
 * invitation (72 hours): the new colleague chooses a password, then sets up the second factor;
   the admin who made the account never knows the password.
@@ -21,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from survey.enums import LinkPurpose
@@ -46,13 +47,7 @@ def _hash(raw: str) -> str:
 def issue_link(session: Session, user: StaffUser, purpose: LinkPurpose, now: datetime) -> str:
     """A new link token for `user` (the raw token: only for the email); earlier unused links of
     the same kind stop working. The caller commits."""
-    session.execute(
-        delete(AccountLink).where(
-            AccountLink.user_id == user.id,
-            AccountLink.purpose == purpose.value,
-            AccountLink.used_at.is_(None),
-        )
-    )
+    expire_links(session, user, now, purpose)
     raw = secrets.token_urlsafe(32)
     session.add(
         AccountLink(
@@ -67,6 +62,19 @@ def issue_link(session: Session, user: StaffUser, purpose: LinkPurpose, now: dat
     return raw
 
 
+def expire_links(
+    session: Session, user: StaffUser, now: datetime, purpose: LinkPurpose | None = None
+) -> None:
+    """End the account's unused links (of one kind, or all): opened later, they say "expired"
+    (a newer link replaced them, or the account was switched off and on again)."""
+    query = update(AccountLink).where(
+        AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.expires_at > now
+    )
+    if purpose is not None:
+        query = query.where(AccountLink.purpose == purpose.value)
+    session.execute(query.values(expires_at=now).execution_options(synchronize_session=False))
+
+
 def recently_issued(session: Session, user: StaffUser, purpose: LinkPurpose, now: datetime) -> bool:
     """Whether an unused link of this kind went out less than RESEND_AFTER ago."""
     found = session.scalar(
@@ -74,6 +82,7 @@ def recently_issued(session: Session, user: StaffUser, purpose: LinkPurpose, now
             AccountLink.user_id == user.id,
             AccountLink.purpose == purpose.value,
             AccountLink.used_at.is_(None),
+            AccountLink.expires_at > now,
             AccountLink.created_at > now - RESEND_AFTER,
         )
     )
@@ -95,10 +104,10 @@ def check_link(session: Session, raw: str, now: datetime) -> LinkCheck:
         return LinkCheck(None, "unknown")
     if link.used_at is not None:
         return LinkCheck(None, "used")
-    if link.expires_at <= now:
-        return LinkCheck(None, "expired")
     if not link.user.active:
         return LinkCheck(None, "deactivated")
+    if link.expires_at <= now:
+        return LinkCheck(None, "expired")
     return LinkCheck(link, None)
 
 

@@ -1,21 +1,22 @@
 """Passkeys (WebAuthn) as a second factor beside the authenticator app, with py_webauthn.
 
 The relying party is the host of PUBLIC_BASE_URL (never the request's Host header), the origin
-PUBLIC_BASE_URL itself. Each ceremony's challenge is made here, kept in the signed session by the
-caller and used once. A stored credential holds the public key and the signature counter only:
-nothing in the database lets anyone sign in. An account keeps at least one second factor: a
-passkey is removed only when the authenticator app or another passkey remains.
+PUBLIC_BASE_URL itself. Each ceremony's challenge is made here, kept on the account row and
+taken once (a conditional UPDATE), for five minutes at most. A stored credential holds the
+public key and the signature counter only: nothing in the database lets anyone sign in. An
+account keeps at least one second factor: a passkey is removed only when the authenticator app
+or another passkey remains.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -24,12 +25,8 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import (
-    InvalidAuthenticationResponse,
-    InvalidJSONStructure,
-    InvalidRegistrationResponse,
-)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -42,6 +39,7 @@ from survey.models import Passkey, StaffUser
 log = logging.getLogger(__name__)
 
 MAX_NAME = 60
+CHALLENGE_LIFETIME = timedelta(minutes=5)
 
 
 class PasskeyRefused(ValueError):
@@ -101,7 +99,7 @@ def add_passkey(
             expected_rp_id=rp_id,
             expected_origin=origin,
         )
-    except (InvalidRegistrationResponse, InvalidJSONStructure, KeyError, TypeError, ValueError):
+    except (WebAuthnException, KeyError, TypeError, ValueError):
         raise PasskeyRefused("registration") from None
     exists = select(Passkey.id).where(Passkey.credential_id == verified.credential_id)
     if session.scalar(exists) is not None:
@@ -160,7 +158,7 @@ def check_passkey(
             credential_public_key=key.public_key,
             credential_current_sign_count=key.sign_count,
         )
-    except (InvalidAuthenticationResponse, InvalidJSONStructure, KeyError, TypeError, ValueError):
+    except (WebAuthnException, KeyError, TypeError, ValueError):
         raise PasskeyRefused("authentication") from None
     key.sign_count, key.last_used_at = verified.new_sign_count, now
     return key
@@ -177,6 +175,35 @@ def remove_passkey(session: Session, user: StaffUser, passkey_id: int) -> Passke
     session.delete(key)
     log.info("staff user %d removed passkey %d", user.id, passkey_id)
     return key
+
+
+def keep_challenge(user: StaffUser, challenge: bytes, now: datetime) -> None:
+    """The challenge of the ceremony that starts now, on the account row (the caller
+    commits); a new ceremony replaces an older one."""
+    user.passkey_challenge, user.passkey_challenge_at = bytes_to_base64url(challenge), now
+
+
+def take_challenge(session: Session, user: StaffUser, now: datetime) -> bytes:
+    """The challenge of the ceremony under way, taken out with a conditional UPDATE: of two
+    answers to one challenge (a replay, two tabs) exactly one gets it. Raises PasskeyRefused
+    when there is none, or it is older than CHALLENGE_LIFETIME."""
+    session.refresh(user)
+    kept = user.passkey_challenge
+    if kept is None:
+        raise PasskeyRefused("no challenge")
+    taken = session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user.id,
+            StaffUser.passkey_challenge == kept,
+            StaffUser.passkey_challenge_at > now - CHALLENGE_LIFETIME,
+        )
+        .values(passkey_challenge=None, passkey_challenge_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise PasskeyRefused("no challenge")
+    return base64url_to_bytes(kept)
 
 
 def parse_credential(body: bytes) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from survey.accounts import audit
+from survey.accounts.links import expire_links
 from survey.accounts.passwords import check_policy, hash_password, needs_rehash, verify_password
 from survey.accounts.secrets import reseal, seal, unseal
 from survey.enums import Role, ScopedRole
-from survey.models import Provider, StaffSession, StaffUser, utcnow
+from survey.models import Passkey, Provider, StaffSession, StaffUser, utcnow
 from survey.region.operations import find_municipality
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,10 @@ def update_user(
     elif action == "reset_mfa":
         user.totp_secret, user.totp_last_step = None, None
         user.totp_pending, user.totp_pending_at = None, None
+        # A reset is for a lost or stolen device: its passkeys go too.
+        session.execute(delete(Passkey).where(Passkey.user_id == user.id))
+    if action == "deactivate":
+        expire_links(session, user, utcnow())
     if action != "activate":
         end_all_sessions(session, user)
     audit.record(
@@ -248,8 +253,8 @@ def claim_totp_code(
     UPDATE waits for the first to commit and then matches nothing. The caller commits.
     """
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
-        return False
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
+        return False  # "١٢٣٤٥٦" is digits too, but no code
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // TOTP_STEP_SECONDS
     for candidate in (step, step - 1, step + 1):

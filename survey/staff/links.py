@@ -29,12 +29,7 @@ from survey.models import StaffUser, utcnow
 from survey.staff import bp
 from survey.staff.forms import ChoosePasswordForm, ForgotPasswordForm
 from survey.staff.views import begin_second_step, password_message
-from survey.web.limits import (
-    RESET_PER_ADDRESS,
-    RESET_PER_IP,
-    limiter,
-    reset_address_key,
-)
+from survey.web.limits import RESET_PER_IP, UNKNOWN_TOKENS_PER_IP, limiter
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +67,7 @@ def refused(reason: str) -> tuple[str, int]:
 
 
 @bp.route("/link/<token>")
+@limiter.limit(UNKNOWN_TOKENS_PER_IP, deduct_when=lambda response: response.status_code != 302)
 def open_link(token: str) -> WerkzeugResponse | tuple[str, int]:
     """Check a mailed link; a good one moves into the session and the browser moves on."""
     db = get_session()
@@ -129,9 +125,11 @@ def choose_password() -> str | tuple[str, int] | WerkzeugResponse:
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @limiter.limit(RESET_PER_IP, methods=["POST"])
-@limiter.limit(RESET_PER_ADDRESS, key_func=reset_address_key, methods=["POST"])
 def forgot_password() -> str | tuple[str, int]:
-    """A reset link by email: the same answer whether the address has an account or not."""
+    """A reset link by email: the same answer whether the address has an account or not.
+
+    Per address there is no limit that could answer differently (or lock the owner out): a new
+    link goes out at most every RESEND_AFTER, whoever asks; per IP the requests are limited."""
     if not current_app.config["PASSWORD_LOGIN"]:
         abort(404)  # single sign-on only: the organisation resets passwords
     form = ForgotPasswordForm()

@@ -2,17 +2,16 @@
 member adds and removes them, and the second sign-in step with one.
 
 The ceremonies run in `static/passkeys.js` (no inline script: the CSP stays strict); it posts
-JSON with the page's CSRF token in the X-CSRFToken header. A challenge lives in the signed
-session for one ceremony and is taken out when used.
+JSON with the page's CSRF token in the X-CSRFToken header. A ceremony's challenge is kept on
+the account row and taken once.
 """
 
 from __future__ import annotations
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.accounts import audit
@@ -21,10 +20,12 @@ from survey.accounts.passkeys import (
     add_passkey,
     authentication_options,
     check_passkey,
+    keep_challenge,
     parse_credential,
     passkeys_of,
     registration_options,
     remove_passkey,
+    take_challenge,
 )
 from survey.db import get_session
 from survey.models import StaffUser, utcnow
@@ -33,18 +34,9 @@ from survey.staff.forms import ButtonForm
 from survey.staff.views import complete_sign_in, pending_user
 from survey.web.limits import MFA_PER_ACCOUNT, MFA_PER_IP, limiter, pending_account_key
 
-CHALLENGE = "passkey_challenge"
-
 
 def _base_url() -> str:
     return str(current_app.config["PUBLIC_BASE_URL"])
-
-
-def _take_challenge() -> bytes:
-    raw = session.pop(CHALLENGE, None)
-    if not isinstance(raw, str):
-        raise PasskeyRefused("no challenge")
-    return base64url_to_bytes(raw)
 
 
 def _account() -> StaffUser:
@@ -70,8 +62,11 @@ def security() -> str:
 def passkey_options() -> ResponseReturnValue:
     """The options for adding a passkey (a fresh challenge)."""
     name = f"Ervaringswijzer {current_app.config['PROVIDER_NAME']}"
-    options, challenge = registration_options(get_session(), _account(), _base_url(), name)
-    session[CHALLENGE] = bytes_to_base64url(challenge)
+    db = get_session()
+    user = _account()
+    options, challenge = registration_options(db, user, _base_url(), name)
+    keep_challenge(user, challenge, utcnow())
+    db.commit()
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -85,15 +80,9 @@ def passkey_add() -> ResponseReturnValue:
         credential = body.get("credential")
         if not isinstance(credential, dict):
             raise PasskeyRefused("not json")
-        key = add_passkey(
-            db,
-            user,
-            credential,
-            _take_challenge(),
-            _base_url(),
-            str(body.get("name", "")),
-            utcnow(),
-        )
+        challenge = take_challenge(db, user, utcnow())
+        name = str(body.get("name", ""))
+        key = add_passkey(db, user, credential, challenge, _base_url(), name, utcnow())
     except PasskeyRefused:
         db.rollback()
         return jsonify(error=_("The passkey could not be added. Please try again.")), 400
@@ -127,8 +116,10 @@ def mfa_passkey_options() -> ResponseReturnValue:
     user = pending_user()
     if user is None or not passkeys_of(get_session(), user):
         return jsonify(error=_("Sign in with your password first.")), 400
-    options, challenge = authentication_options(get_session(), user, _base_url())
-    session[CHALLENGE] = bytes_to_base64url(challenge)
+    db = get_session()
+    options, challenge = authentication_options(db, user, _base_url())
+    keep_challenge(user, challenge, utcnow())
+    db.commit()
     return current_app.response_class(options, mimetype="application/json")
 
 
@@ -148,7 +139,8 @@ def mfa_passkey() -> ResponseReturnValue:
     db = get_session()
     try:
         credential = parse_credential(request.get_data())
-        check_passkey(db, user, credential, _take_challenge(), _base_url(), utcnow())
+        challenge = take_challenge(db, user, utcnow())
+        check_passkey(db, user, credential, challenge, _base_url(), utcnow())
     except PasskeyRefused:
         db.rollback()
         audit.record(db, "sign-in failed", actor=user, detail="wrong passkey")

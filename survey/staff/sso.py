@@ -119,6 +119,13 @@ def sso_callback() -> WerkzeugResponse | tuple[str, int]:
     if user is None or not user.active:
         # No automatic accounts: an identity without an active account gets nothing.
         return _refused("no active account for this identity", 403)
+    # The first identity that signs in to an account is the only one that may afterwards: a
+    # mailbox renamed or reused at the organisation does not open someone else's account.
+    subject = f"{claims.get('iss')} {claims.get('sub')}"
+    if user.oidc_subject is None:
+        user.oidc_subject = subject
+    elif user.oidc_subject != subject:
+        return _refused("another identity than the account's own", 403)
     amr = claims.get("amr") or []
     multi_factor = bool(MULTI_FACTOR_AMR & set(amr if isinstance(amr, list) else [amr]))
     if not current_app.config["REQUIRE_MFA"] or multi_factor:

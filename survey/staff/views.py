@@ -162,7 +162,8 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     if user is None:
         return redirect(url_for("staff.login"))
     db = get_session()
-    setting_up = user.totp_secret is None
+    has_passkeys = bool(passkeys_of(db, user))
+    setting_up = user.totp_secret is None and not has_passkeys
     if setting_up and session.get("enrol_user") != user.id:
         return _second_factor_link(user)
     try:
@@ -170,11 +171,11 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
     except SecretUnreadable:
         log.error("the second factor of staff user %d does not open: MFA_ENCRYPTION_KEY", user.id)
         return render_template("staff/mfa_unavailable.html"), 503
-    assert secret is not None, "an account that is not setting up has a secret"
     db.commit()
     form = CodeForm()
     if form.validate_on_submit():
-        if claim_totp_code(db, user, secret, form.code.data, utcnow()):
+        # (an account with passkeys only has no code that could be right)
+        if secret is not None and claim_totp_code(db, user, secret, form.code.data, utcnow()):
             if setting_up:
                 link = usable_link(db, session.get("enrol_link"), utcnow())
                 if session.get("enrol_link") is not None and (
@@ -189,9 +190,8 @@ def mfa() -> str | tuple[str, int] | WerkzeugResponse:
         db.rollback()
         audit.record(db, "sign-in failed", actor=user, detail="wrong code")
         form.code.errors = [_("This code is not right. Wait for a new code and try again.")]
-    has_passkeys = not setting_up and bool(passkeys_of(db, user))
     context = {"form": form, "setting_up": setting_up, "passkeys": has_passkeys}
-    if setting_up:
+    if setting_up and secret is not None:
         uri = totp_uri(secret, user.email, f"Ervaringswijzer {current_app.config['PROVIDER_NAME']}")
         # A standalone SVG document (with its namespace): as a data: image, the inline variant
         # without xmlns shows nothing in a browser.

@@ -22,8 +22,7 @@ MFA_PER_IP = "10 per 15 minutes"
 MFA_PER_ACCOUNT = "5 per 15 minutes"
 PASSWORD_CHANGE_PER_ACCOUNT = "5 per 15 minutes"  # noqa: S105  (a rate, not a password)
 UNKNOWN_TOKENS_PER_IP = "30 per 10 minutes"
-# Reset links: per address from any IP (a mailbox is not flooded), and per IP.
-RESET_PER_ADDRESS = "3 per hour"
+# Reset links per IP (per address, survey.accounts.links sends at most one every 10 minutes).
 RESET_PER_IP = "10 per hour"
 
 
@@ -41,16 +40,6 @@ def account_key() -> str:
         email = email.strip().lower()
     digest = hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
     return f"account:{digest}:{get_remote_address()}"
-
-
-def reset_address_key() -> str:
-    """The rate-limit key of the address in a reset form (hashed, from any IP)."""
-    email = request.form.get("email", "")
-    try:
-        email = normalise_email(email)
-    except AccountError:
-        email = email.strip().lower()
-    return "reset:" + hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def pending_account_key() -> str:
