@@ -30,7 +30,7 @@ from functools import partial
 
 from sqlalchemy import create_engine, select
 
-from bench.common import process_peak_mb, record, seconds
+from bench.common import BENCH_MFA_KEY, BENCH_SECRET_KEY, process_peak_mb, record, seconds
 from bench.mail_plain import VARIANTS, plain
 
 TODAY = date(2026, 11, 25)
@@ -66,7 +66,8 @@ def make_app(url: str, port: int, folder: str):
     return create_app(
         {
             "TESTING": False,
-            "SECRET_KEY": "bench-" + "0" * 58,
+            "SECRET_KEY": BENCH_SECRET_KEY,
+            "MFA_ENCRYPTION_KEY": BENCH_MFA_KEY,
             "DATABASE_URL": url,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": port,

@@ -23,7 +23,14 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import create_engine, insert, text
 
-from bench.common import insert_provider, median_seconds, peak_mb_of, record
+from bench.common import (
+    BENCH_MFA_KEY,
+    BENCH_SECRET_KEY,
+    insert_provider,
+    median_seconds,
+    peak_mb_of,
+    record,
+)
 
 GROUPS = ("youth", "parent")
 TEAMS = tuple(f"Team {n:02d}" for n in range(40))
@@ -199,7 +206,8 @@ def dashboard_seconds(url: str, runs: int) -> dict[str, float]:
         app = create_app(
             {
                 "TESTING": False,
-                "SECRET_KEY": "bench-" + "0" * 58,
+                "SECRET_KEY": BENCH_SECRET_KEY,
+                "MFA_ENCRYPTION_KEY": BENCH_MFA_KEY,
                 "DATABASE_URL": url,
                 "REQUIRE_MFA": False,
                 "PUBLIC_BASE_URL": "https://bench.test",

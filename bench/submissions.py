@@ -5,10 +5,16 @@ PostgreSQL. Product: `clients` concurrent client processes each take their share
 fresh tokens and, for each, GET /s/<token> (200, the form), then POST what a browser would post
 — the form's hidden fields (CSRF token, language), a mark for each required scale, sometimes the
 optional scale, a comment and the quote consent — with the session cookie of the GET, and expect
-the redirect to the thank-you page. Baseline: the same clients POST `submissions` times to
-/bench/insert on the same server, which does one INSERT and a commit through the app's session.
-Throughput is submissions over the wall time of all clients; the ratio is product over baseline
-(medians of `runs` runs, alternated). Every answer must be stored: rows and mark sums are checked.
+the redirect to the thank-you page. Baseline (a fair limit, issue 21): the same clients do the same
+exchange with a bare Flask app mounted at /bench on the same gunicorn workers and database
+(bench/submissions_app.py): GET a form page with a CSRF token, POST a mark that is validated and
+stored with one INSERT and one UPDATE in one transaction, redirect. Throughput is submissions over
+the wall time of all clients; the ratio is product over baseline (medians of `runs` runs,
+alternated). Because the clients share the machine's two cores with the server, the CPU the server
+spends per answer (gunicorn's processes and the PostgreSQL backends, from /proc) is reported
+beside the throughput. A burst run then lets `--burst` families (50) answer at once and reports
+the 95th percentile of their GET + POST latency. Every answer must be stored: rows, mark sums and
+the baseline's updates are checked.
 
     python -m bench.submissions DATABASE_URL --submissions 500 --clients 8
 """
@@ -38,14 +44,29 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, func, in
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bench.common import children_of, insert_provider, process_peak_mb, record
+from bench.common import (
+    BENCH_MFA_KEY,
+    BENCH_SECRET_KEY,
+    children_of,
+    insert_provider,
+    process_peak_mb,
+    record,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_METADATA = MetaData()
 BENCH_TABLE = Table(
     "bench_insert",
-    MetaData(),
+    BENCH_METADATA,
     Column("id", Integer, primary_key=True),
     Column("value", Integer, nullable=False),
+)
+# The baseline's UPDATE: one row per form number, counting its answers.
+TOKEN_TABLE = Table(
+    "bench_token",
+    BENCH_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("used", Integer, nullable=False, default=0),
 )
 BATCH = 5_000
 APPLICATION_NAME = "ervaringswijzer-bench"  # marks the server's connections in pg_stat_activity
@@ -63,8 +84,9 @@ ATTRIBUTE = re.compile(rb'([a-z_-]+)(?:="([^"]*)")?')
 # ------------------------------------------------------------------------------------- setup
 
 
-def fill(url: str, invitations: int) -> list[str]:
-    """Create the schema and `invitations` sent, answerable parent invitations; their tokens."""
+def fill(url: str, invitations: int, forms: int) -> list[str]:
+    """Create the schema, `invitations` sent, answerable parent invitations (their tokens are
+    returned) and the baseline's `forms` + 1 form rows (numbers 0 to `forms`)."""
     from survey.db import Base
     from survey.invitations.operations import hash_token, new_token
     from survey.models import Episode, Invitation, utcnow
@@ -74,10 +96,11 @@ def fill(url: str, invitations: int) -> list[str]:
     ended = date.today() - timedelta(days=3)
     engine = create_engine(url)
     Base.metadata.drop_all(engine)
-    BENCH_TABLE.drop(engine, checkfirst=True)
+    BENCH_METADATA.drop_all(engine)
     Base.metadata.create_all(engine)
-    BENCH_TABLE.create(engine)
+    BENCH_METADATA.create_all(engine)
     with engine.begin() as connection:
+        connection.execute(insert(TOKEN_TABLE), [{"id": n, "used": 0} for n in range(forms + 1)])
         insert_provider(connection)
         for start in range(0, invitations, BATCH):
             numbers = range(start + 1, min(invitations, start + BATCH) + 1)
@@ -140,6 +163,9 @@ def stored(url: str) -> dict[str, int]:
                 select(func.count()).where(Invitation.opened_at.is_not(None))
             ),
             "baseline_rows": connection.scalar(select(func.count()).select_from(BENCH_TABLE)),
+            "baseline_used": connection.scalar(
+                select(func.coalesce(func.sum(TOKEN_TABLE.c.used), 0))
+            ),
             "self_direction": connection.scalar(answers("self_direction", mark)),
             "usefulness": connection.scalar(answers("usefulness", mark)),
             "listened": connection.scalar(answers("listened", func.count())),
@@ -169,7 +195,8 @@ def start_server(url: str, port: int, workers: int, log: Path, profile_dir: str 
             "DATABASE_URL": make_url(url)
             .update_query_dict({"application_name": APPLICATION_NAME})
             .render_as_string(hide_password=False),
-            "SECRET_KEY": "bench-" + "0" * 58,
+            "SECRET_KEY": BENCH_SECRET_KEY,
+            "MFA_ENCRYPTION_KEY": BENCH_MFA_KEY,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "RATELIMIT_STORAGE_URI": "memory://",
             "TRUSTED_PROXIES": "0",
@@ -300,15 +327,29 @@ def submit(port: int, token: str, rng: random.Random, tally: dict) -> tuple[floa
     return got - started, posted - got
 
 
-def insert_once(port: int, value: int) -> float:
-    body = urlencode({"value": value}).encode()
+def answer_form(port: int, number: int, rng: random.Random) -> tuple[float, float]:
+    """The baseline's exchange: GET the bare form, POST a mark (and sometimes a comment)."""
+    path = f"/bench/form/{number}"
     started = time.perf_counter()
-    status, _, reply = request(
-        port, "POST", "/bench/insert", body, {"Content-Type": "application/x-www-form-urlencoded"}
+    status, headers, page = request(port, "GET", path)
+    got = time.perf_counter()
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if status != 200 or token is None:
+        raise AssertionError(f"GET {path} {status}: {page[:200]!r}")
+    cookies = [c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or []]
+    fields = [("csrf_token", token.group(1).decode()), ("mark", str(rng.randint(1, 10)))]
+    if rng.random() < 2 / 3:
+        fields.append(("comment", rng.choice(COMMENTS)))
+    status, headers, reply = request(
+        port,
+        "POST",
+        path,
+        urlencode(fields).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "; ".join(cookies)},
     )
-    if status != 200 or reply != b"ok\n":
-        raise AssertionError(f"POST /bench/insert {status}: {reply[:200]!r}")
-    return time.perf_counter() - started
+    if status != 302 or not headers.get("Location", "").endswith("/bench/thanks"):
+        raise AssertionError(f"POST {path} {status}: {reply[:200]!r}")
+    return got - started, time.perf_counter() - got
 
 
 def client(port: int, kind: str, jobs: list, seed: int, barrier, results) -> None:
@@ -325,10 +366,10 @@ def client(port: int, kind: str, jobs: list, seed: int, barrier, results) -> Non
         try:
             if kind == "product":
                 get, post = submit(port, job, rng, tally)
-                first.append(get)
-                second.append(post)
             else:
-                first.append(insert_once(port, job))
+                get, post = answer_form(port, job, rng)
+            first.append(get)
+            second.append(post)
         except (AssertionError, OSError, http.client.HTTPException) as error:
             errors.append(f"{type(error).__name__}: {error}"[:400])
     finished = time.monotonic()
@@ -368,7 +409,9 @@ def run_clients(port: int, kind: str, jobs: list, clients: int, seed: int) -> di
             tally[key] = tally.get(key, 0) + value
     first = [t for r in reports for t in r[3]]
     second = [t for r in reports for t in r[4]]
+    whole = sorted(a + b for r in reports for a, b in zip(r[3], r[4], strict=True))
     return {
+        "p95_ms": whole[int(0.95 * (len(whole) - 1))] * 1000 if whole else 0.0,
         "seconds": max(r[1] for r in reports) - min(r[0] for r in reports),
         "errors": [e for r in reports for e in r[2]],
         "first_ms": statistics.median(first) * 1000 if first else 0.0,
@@ -434,6 +477,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--warmup", type=int, default=32, help="untimed submissions first")
     parser.add_argument("--profile-dir", help="cProfile each worker's requests into this folder")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=50,
+        help="families answering at once in the burst run (0: none)",
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args(argv)
     if make_url(args.url).get_backend_name() != "postgresql":
@@ -441,8 +490,8 @@ def main(argv: list[str] | None = None) -> None:
             "the submissions benchmark runs on PostgreSQL only: gunicorn with several workers "
             "on one SQLite file is not the production set-up"
         )
-    m, runs, warm = args.submissions, args.runs, args.warmup
-    tokens = fill(args.url, warm + m * runs)
+    m, runs, warm, burst = args.submissions, args.runs, args.warmup, args.burst
+    tokens = fill(args.url, warm + m * runs + (m if burst else 0), max(warm, m))
     seen = {"product": [], "baseline": []}
     tally: dict[str, int] = {}
     errors: list[str] = []
@@ -479,14 +528,28 @@ def main(argv: list[str] | None = None) -> None:
                     print(
                         f"[bench] submissions run {run + 1} {kind}: {m / result['seconds']:.1f}/s"
                         f" ({result['seconds']:.2f} s), median latency"
-                        f" {result['first_ms']:.1f}"
-                        + (f" + {result['second_ms']:.1f}" if kind == "product" else "")
-                        + f" ms; machine CPU busy {result['cpu_busy']:.0%}; CPU per"
+                        f" {result['first_ms']:.1f} + {result['second_ms']:.1f} ms (p95"
+                        f" {result['p95_ms']:.0f} ms); machine CPU busy"
+                        f" {result['cpu_busy']:.0%}; CPU per"
                         f" submission: gunicorn {result['app_cpu_ms']:.1f} ms, PostgreSQL"
                         f" {result['db_cpu_ms']:.1f} ms, clients {result['client_cpu_ms']:.1f}"
                         f" ms; errors {len(result['errors'])}",
                         flush=True,
                     )
+            burst_result: dict[str, Any] = {}
+            if burst:  # `burst` families at once: how long does the slowest twentieth wait?
+                jobs = tokens[warm + m * runs :]
+                burst_result = run_clients(port, "product", jobs, burst, seed=99)
+                errors += burst_result["errors"]
+                for key, value in burst_result["tally"].items():
+                    tally[key] = tally.get(key, 0) + value
+                print(
+                    f"[bench] submissions burst of {burst} families: p95 GET + POST"
+                    f" {burst_result['p95_ms']:.0f} ms, median {burst_result['first_ms']:.0f} +"
+                    f" {burst_result['second_ms']:.0f} ms;"
+                    f" {len(jobs) / burst_result['seconds']:.1f}/s",
+                    flush=True,
+                )
             worker_peak = max(process_peak_mb(pid) for pid in children_of(server.pid))
         finally:
             stop_server(server)
@@ -501,10 +564,11 @@ def main(argv: list[str] | None = None) -> None:
     assert not problems, f"gunicorn logged {len(problems)} errors"
     final = stored(args.url)
     new = {key: final[key] - after_warmup[key] for key in final}
-    assert new["responses"] == m * runs, (new["responses"], m * runs)
-    assert new["answered"] == new["opened"] == m * runs, (new, m * runs)
-    assert new["baseline_rows"] == m * runs, (new["baseline_rows"], m * runs)
-    assert final["responses"] == final["answered"] == final["opened"] == warm + m * runs, final
+    answered = m * runs + (m if burst else 0)
+    assert new["responses"] == answered, (new["responses"], answered)
+    assert new["answered"] == new["opened"] == answered, (new, answered)
+    assert new["baseline_rows"] == new["baseline_used"] == m * runs, (new, m * runs)
+    assert final["responses"] == final["answered"] == final["opened"] == warm + answered, final
     for key, value in tally.items():  # every mark, optional answer and comment arrived
         assert new[key] == value, (key, new[key], value)
 
@@ -528,7 +592,12 @@ def main(argv: list[str] | None = None) -> None:
         baseline_rps=m / baseline_s,
         get_ms=median(r["first_ms"] for r in seen["product"]),
         post_ms=median(r["second_ms"] for r in seen["product"]),
-        baseline_post_ms=median(r["first_ms"] for r in seen["baseline"]),
+        baseline_get_ms=median(r["first_ms"] for r in seen["baseline"]),
+        baseline_post_ms=median(r["second_ms"] for r in seen["baseline"]),
+        p95_ms=median(r["p95_ms"] for r in seen["product"]),
+        baseline_p95_ms=median(r["p95_ms"] for r in seen["baseline"]),
+        burst_families=burst,
+        burst_p95_ms=burst_result.get("p95_ms", 0.0),
         cpu_busy=median(r["cpu_busy"] for r in seen["product"]),
         **{
             f"{kind}_{part}_cpu_ms": median(r[f"{part}_cpu_ms"] for r in seen[kind])

@@ -1,12 +1,18 @@
 """The WSGI app of the submissions benchmark: the product as configured from the environment,
-plus one bare endpoint on the same Flask app, the baseline.
+and under /bench a bare Flask app on the same gunicorn workers and database, the baseline.
 
     gunicorn -w 2 --chdir REPO bench.submissions_app:app
 
 `create_app()` reads DATABASE_URL, SECRET_KEY, PUBLIC_BASE_URL… from the environment like a
 production start does; gunicorn imports this module in each worker (no `--preload`), so every
-worker has its own engine and pool. `POST /bench/insert` (CSRF-exempt) does exactly one INSERT
-into `bench_insert` and a commit through the app's session and engine.
+worker has its own engine and pool.
+
+The baseline (issue 21: a fair limit for a form page and an answer) is the least a Flask app
+must do for the same exchange: `GET /bench/form/<n>` renders a one-question form with a CSRF
+token (Flask-WTF, the session cookie), `POST /bench/form/<n>` checks the token, validates the
+mark (WTForms) and stores it with one INSERT (`bench_insert`) and one UPDATE (`bench_token`, as
+the product marks its invitation answered), in one transaction, then redirects. None of the
+product's hooks (security headers, language, access checks) run for it.
 
 With BENCH_PROFILE_DIR set, each worker profiles its requests with cProfile (CPU time, one
 profile per method and endpoint) and counts the SQL statements per endpoint; both are written to
@@ -17,27 +23,63 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, request
-from sqlalchemy import insert
+from flask import Flask, redirect, render_template, request
+from flask_wtf import CSRFProtect, FlaskForm
+from sqlalchemy import insert, update
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.wrappers import Response
+from wtforms import IntegerField, TextAreaField
+from wtforms.validators import InputRequired, NumberRange, Optional
 
-from bench.submissions import BENCH_TABLE
+from bench.submissions import BENCH_TABLE, TOKEN_TABLE
+
+FORM_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>Vraag</title></head>
+<body><form method="post">{{ form.csrf_token }}
+<fieldset><legend>Cijfer</legend>
+{% for n in range(1, 11) %}<input type="radio" name="mark" value="{{ n }}" required>{% endfor %}
+</fieldset><textarea name="comment"></textarea><button>Versturen</button></form></body></html>
+"""
+
+
+class MarkForm(FlaskForm):
+    mark = IntegerField(validators=[InputRequired(), NumberRange(1, 10)])
+    comment = TextAreaField(validators=[Optional()])
+
+
+def make_bare(database_url: str, secret_key: str) -> Flask:
+    """The baseline: a bare Flask app that serves a form and stores one answer."""
+    from survey.db import make_engine
+
+    bare = Flask("bench_baseline")
+    bare.config.update(SECRET_KEY=secret_key, WTF_CSRF_TIME_LIMIT=None)
+    CSRFProtect(bare)
+    engine = make_engine(database_url)
+    page_template = bare.jinja_env.from_string(FORM_PAGE)  # compiled once, as a file would be
+
+    @bare.route("/form/<int:number>", methods=["GET", "POST"])
+    def form(number: int) -> str | Response:
+        page = MarkForm()
+        if page.validate_on_submit():
+            with engine.begin() as connection:
+                connection.execute(insert(BENCH_TABLE).values(value=page.mark.data))
+                connection.execute(
+                    update(TOKEN_TABLE)
+                    .where(TOKEN_TABLE.c.id == number)
+                    .values(used=TOKEN_TABLE.c.used + 1)
+                )
+            return redirect("/bench/thanks")
+        return render_template(page_template, form=page)
+
+    return bare
 
 
 def make_app() -> Flask:
     from survey import create_app
-    from survey.db import get_session
-    from survey.web.security import csrf
 
     app = create_app()
-
-    @csrf.exempt
-    def bench_insert() -> str:
-        session = get_session()
-        session.execute(insert(BENCH_TABLE).values(value=int(request.form.get("value", 0))))
-        session.commit()
-        return "ok\n"
-
-    app.add_url_rule("/bench/insert", view_func=bench_insert, methods=["POST"])
+    bare = make_bare(app.config["DATABASE_URL"], app.config["SECRET_KEY"])
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/bench": bare})  # type: ignore[method-assign]
     if os.environ.get("BENCH_PROFILE_DIR"):
         _profile(app, os.environ["BENCH_PROFILE_DIR"])
     return app
