@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from survey.enums import LinkPurpose
@@ -42,6 +42,11 @@ RESEND_AFTER = timedelta(minutes=10)
 
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("ascii", "replace")).hexdigest()
+
+
+def _open(now: datetime) -> ColumnElement[bool]:
+    """A link that is neither used nor expired at `now`."""
+    return and_(AccountLink.used_at.is_(None), AccountLink.expires_at > now)
 
 
 def issue_link(session: Session, user: StaffUser, purpose: LinkPurpose, now: datetime) -> str:
@@ -67,9 +72,7 @@ def expire_links(
 ) -> None:
     """End the account's unused links (of one kind, or all): opened later, they say "expired"
     (a newer link replaced them, or the account was switched off and on again)."""
-    query = update(AccountLink).where(
-        AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.expires_at > now
-    )
+    query = update(AccountLink).where(AccountLink.user_id == user.id, _open(now))
     if purpose is not None:
         query = query.where(AccountLink.purpose == purpose.value)
     session.execute(query.values(expires_at=now).execution_options(synchronize_session=False))
@@ -81,8 +84,7 @@ def recently_issued(session: Session, user: StaffUser, purpose: LinkPurpose, now
         select(AccountLink.id).where(
             AccountLink.user_id == user.id,
             AccountLink.purpose == purpose.value,
-            AccountLink.used_at.is_(None),
-            AccountLink.expires_at > now,
+            _open(now),
             AccountLink.created_at > now - RESEND_AFTER,
         )
     )
@@ -116,10 +118,8 @@ def usable_link(session: Session, link_id: object, now: datetime) -> AccountLink
     active; None otherwise."""
     if not isinstance(link_id, int):
         return None
-    link = session.get(AccountLink, link_id)
-    if link is None or link.used_at is not None or link.expires_at <= now:
-        return None
-    return link if link.user.active else None
+    link = session.scalar(select(AccountLink).where(AccountLink.id == link_id, _open(now)))
+    return link if link is not None and link.user.active else None
 
 
 def use_link(session: Session, link: AccountLink, now: datetime) -> bool:

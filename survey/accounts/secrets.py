@@ -72,22 +72,26 @@ def seal(secret: str, cipher: MultiFernet | None = None) -> str:
     return (cipher or _cipher()).encrypt(secret.encode()).decode("ascii")
 
 
-def unseal(sealed: str, cipher: MultiFernet | None = None) -> str:
-    """The secret inside `sealed`; raises SecretUnreadable when no key opens it."""
+def _opened(sealed: str, cipher: MultiFernet | None, rotate: bool) -> bytes:
+    """`sealed` decrypted, or (`rotate`) sealed again with the first key; SecretUnreadable when
+    no key opens it."""
+    token = sealed.encode("ascii", "replace")
     try:
-        return (cipher or _cipher()).decrypt(sealed.encode("ascii")).decode()
-    except (InvalidToken, UnicodeError):
+        return (
+            (cipher or _cipher()).rotate(token) if rotate else (cipher or _cipher()).decrypt(token)
+        )
+    except InvalidToken:
         raise SecretUnreadable(
             "a second-factor secret does not open with MFA_ENCRYPTION_KEY: the key it was "
             "sealed with is missing (see `ervaringswijzer users rotate-mfa-key`)"
         ) from None
 
 
+def unseal(sealed: str, cipher: MultiFernet | None = None) -> str:
+    """The secret inside `sealed`; raises SecretUnreadable when no key opens it."""
+    return _opened(sealed, cipher, rotate=False).decode()
+
+
 def reseal(sealed: str, cipher: MultiFernet | None = None) -> str:
     """`sealed` sealed again with the first key (rotation); raises SecretUnreadable."""
-    try:
-        return (cipher or _cipher()).rotate(sealed.encode("ascii")).decode("ascii")
-    except (InvalidToken, UnicodeError):
-        raise SecretUnreadable(
-            "a second-factor secret does not open with MFA_ENCRYPTION_KEY"
-        ) from None
+    return _opened(sealed, cipher, rotate=True).decode("ascii")

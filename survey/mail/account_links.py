@@ -7,9 +7,7 @@ raw token ever goes.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
-from email.utils import parseaddr
 
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
@@ -17,6 +15,7 @@ from sqlalchemy.orm import Session
 from survey.accounts import audit
 from survey.accounts.links import LIFETIMES, issue_link
 from survey.enums import LinkPurpose
+from survey.mail.messages import new_message_id
 from survey.mail.mime import Content, compose
 from survey.mail.transports import PermanentMailError, TransientMailError, make_transport
 from survey.models import StaffUser
@@ -42,7 +41,6 @@ def link_url(raw_token: str) -> str:
 def send_link(user: StaffUser, purpose: LinkPurpose, raw_token: str, now: datetime) -> None:
     """Mail the link to the account's own address; raises LinkNotSent."""
     config = current_app.config
-    domain = parseaddr(config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
     body = render_template(
         "email/staff_link.txt",
         purpose=purpose.value,
@@ -55,7 +53,7 @@ def send_link(user: StaffUser, purpose: LinkPurpose, raw_token: str, now: dateti
         mail_from=config["MAIL_FROM"],
         recipient=user.email,
         subject=SUBJECTS[purpose],
-        message_id=f"<{uuid.uuid4().hex}@{domain}>",
+        message_id=new_message_id(config["MAIL_FROM"]),
         body_text=body,
         body_html=None,
     )

@@ -23,9 +23,10 @@ from survey.mail.mime import Content, OutgoingMail, compose
 from survey.models import Invitation, OutboxMessage
 
 
-def _mail_domain(mail_from: str) -> str:
-    address = parseaddr(mail_from)[1]
-    return address.rpartition("@")[2] or "localhost"
+def new_message_id(mail_from: str) -> str:
+    """A fresh Message-ID in the sender's domain."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    return f"<{uuid.uuid4()}@{domain}>"
 
 
 def _render(kind: str, invitation: Invitation, token: str, now: datetime) -> tuple[str, str, str]:
@@ -67,7 +68,7 @@ def queue_invitation_messages(invitation: Invitation, token: str, now: datetime)
             OutboxMessage(
                 invitation=invitation,
                 kind=kind,
-                message_id=f"<{uuid.uuid4()}@{_mail_domain(config['MAIL_FROM'])}>",
+                message_id=new_message_id(config["MAIL_FROM"]),
                 recipient=invitation.email,
                 subject=subject,
                 body_text=body_text,

@@ -118,8 +118,7 @@ def second_step(user: StaffUser) -> WerkzeugResponse:
     MFA): the second step. A second-factor link opened in this browser lets this account set
     up an authenticator."""
     link = usable_link(get_session(), session.get("link_id"), utcnow())
-    mailed = link is not None and link.user_id == user.id
-    if mailed and link is not None and link.purpose == LinkPurpose.SECOND_FACTOR:
+    if link and link.user_id == user.id and link.purpose == LinkPurpose.SECOND_FACTOR:
         return begin_second_step(user, may_enrol=True, link_id=link.id)
     return begin_second_step(user)
 
